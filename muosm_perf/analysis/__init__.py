@@ -1,0 +1,1 @@
+"""Descriptive statistics of canonical tables, written as Polars expressions."""

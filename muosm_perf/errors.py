@@ -1,0 +1,69 @@
+"""Exceptions raised by muosm-perf.
+
+Every exception the package raises on purpose derives from :class:`MuosmError`, so a
+caller can catch them all with one clause and let programming errors through.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+
+class MuosmError(Exception):
+    """Base class of every error muosm-perf raises on purpose."""
+
+
+class TraceFormatError(MuosmError):
+    """A trace file that cannot be read as the format it claims to be.
+
+    Parameters
+    ----------
+    path
+        The file.
+    message
+        What is wrong and what to do about it.
+    line
+        1-based line number, when the fault is on one line.
+    column
+        Column name (and 1-based field number) when the fault is in one field.
+    value
+        The offending text, quoted in the message.
+    """
+
+    def __init__(
+        self,
+        path: str | Path,
+        message: str,
+        *,
+        line: int | None = None,
+        column: str | None = None,
+        value: str | None = None,
+    ) -> None:
+        self.path = str(path)
+        self.line = line
+        self.column = column
+        self.value = value
+        where = self.path
+        if line is not None:
+            where += f", line {line}"
+        if column is not None:
+            where += f", column {column}"
+        if value is not None:
+            where += f", value {value!r}"
+        super().__init__(f"{where}: {message}")
+
+
+class TraceNotFoundError(MuosmError, FileNotFoundError):
+    """A trace folder or a table inside it that does not exist."""
+
+
+class StoreError(MuosmError):
+    """A trace store that is missing, incomplete or from an incompatible version."""
+
+
+class UnstableSystemError(MuosmError, ValueError):
+    """A queueing model whose offered load has no steady state (load >= capacity)."""
+
+
+class ParameterError(MuosmError, ValueError):
+    """An invalid argument to a public function, named with its value."""

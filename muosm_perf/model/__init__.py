@@ -1,0 +1,1 @@
+"""Lifecycle enums, canonical table schemas and the trace store."""

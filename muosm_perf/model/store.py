@@ -1,0 +1,255 @@
+"""The trace store: a folder of Parquet tables and a ``manifest.json``.
+
+Layout::
+
+    STORE/
+      manifest.json          source, files read, row counts, units, time range
+      transitions/part-00000.parquet ...
+      processes/part-00000.parquet
+      ...
+
+A store is written into a hidden sibling folder and renamed into place only when it
+is complete, so a failed ingest leaves an existing store as it was.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import logging
+import os
+import shutil
+import uuid
+from pathlib import Path
+from types import TracebackType
+from typing import Any
+
+import polars as pl
+
+from muosm_perf import __version__
+from muosm_perf.errors import StoreError
+from muosm_perf.model import schema
+
+logger = logging.getLogger(__name__)
+
+MANIFEST = "manifest.json"
+STORE_FORMAT_VERSION = 1
+
+
+class TraceStore:
+    """A canonical trace store opened for reading.
+
+    Parameters
+    ----------
+    path
+        The store folder, as written by a reader (``muosm ingest``).
+
+    Raises
+    ------
+    StoreError
+        If the folder or its manifest is missing, or the store format is newer than
+        this version of muosm-perf understands.
+    """
+
+    def __init__(self, path: str | Path) -> None:
+        self.path = Path(path)
+        manifest_path = self.path / MANIFEST
+        if not self.path.is_dir():
+            raise StoreError(
+                f"trace store not found: {self.path}; create one with "
+                "'muosm ingest FORMAT TRACE_DIR -o STORE'"
+            )
+        if not manifest_path.is_file():
+            raise StoreError(
+                f"{self.path} is not a trace store: {MANIFEST} is missing; "
+                "ingest the trace again with 'muosm ingest'"
+            )
+        with manifest_path.open(encoding="utf-8") as handle:
+            self.manifest: dict[str, Any] = json.load(handle)
+        version = self.manifest.get("store_format_version")
+        if version != STORE_FORMAT_VERSION:
+            raise StoreError(
+                f"{manifest_path}: store format version {version!r} is not "
+                f"{STORE_FORMAT_VERSION}; ingest the trace again with this version"
+            )
+
+    def __repr__(self) -> str:
+        return f"TraceStore({str(self.path)!r})"
+
+    @property
+    def tables(self) -> list[str]:
+        """Names of the tables in the store."""
+        return sorted(self.manifest["tables"])
+
+    @property
+    def source_format(self) -> str:
+        """Trace format the store was read from, for example ``google-2011``."""
+        return self.manifest["source"]["format"]
+
+    def has(self, table: str) -> bool:
+        """Return whether the store has ``table`` (it may still have no rows)."""
+        return table in self.manifest["tables"]
+
+    def scan(self, table: str) -> pl.LazyFrame:
+        """Scan one table lazily.
+
+        Raises
+        ------
+        StoreError
+            If the store has no such table.
+        """
+        if not self.has(table):
+            raise StoreError(
+                f"{self.path} has no table {table!r}; it has: {', '.join(self.tables)}"
+            )
+        return pl.scan_parquet(self.path / table / "*.parquet")
+
+    def read(self, table: str, columns: list[str] | None = None) -> pl.DataFrame:
+        """Read one table (or some of its columns) into memory."""
+        frame = self.scan(table)
+        if columns is not None:
+            frame = frame.select(columns)
+        return frame.collect()
+
+
+class StoreWriter:
+    """Write a trace store atomically.
+
+    Use as a context manager. Parts are written into a temporary sibling folder; on a
+    clean exit the manifest is written and the folder renamed to ``path``, replacing
+    an earlier store there. On an exception the temporary folder is removed and
+    ``path`` is left untouched.
+
+    Parameters
+    ----------
+    path
+        Destination folder.
+    source_format
+        Name of the trace format, recorded in the manifest.
+
+    Raises
+    ------
+    StoreError
+        If ``path`` exists and is neither a trace store nor an empty folder, so that
+        replacing it could destroy unrelated files.
+    """
+
+    def __init__(self, path: str | Path, source_format: str) -> None:
+        self.path = Path(path)
+        _check_replaceable(self.path)
+        self.source_format = source_format
+        self.temp_path = self.path.parent / f".{self.path.name}.tmp-{uuid.uuid4().hex}"
+        self.manifest: dict[str, Any] = {
+            "store_format_version": STORE_FORMAT_VERSION,
+            "tool": {"name": "muosm-perf", "version": __version__},
+            "created": dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
+            "source": {"format": source_format},
+            "files": [],
+            "tables": {},
+        }
+        self._parts: dict[str, int] = {}
+
+    def __enter__(self) -> StoreWriter:
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        self.temp_path.mkdir()
+        return self
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        traceback: TracebackType | None,
+    ) -> None:
+        if exc_type is not None:
+            shutil.rmtree(self.temp_path, ignore_errors=True)
+            logger.debug("discarded partial store %s", self.temp_path)
+            return
+        try:
+            self._finish()
+        except BaseException:
+            shutil.rmtree(self.temp_path, ignore_errors=True)
+            raise
+
+    def write_part(self, table: str, frame: pl.DataFrame) -> Path:
+        """Append ``frame`` to ``table`` as a new Parquet part and return its path."""
+        expected = schema.CANONICAL.get(table)
+        if expected is not None and frame.schema != expected:
+            raise StoreError(
+                f"table {table!r}: frame schema {dict(frame.schema)} does not match "
+                f"the canonical schema {dict(expected)}"
+            )
+        number = self._parts.get(table, 0)
+        self._parts[table] = number + 1
+        folder = self.temp_path / table
+        folder.mkdir(exist_ok=True)
+        part = folder / f"part-{number:05d}.parquet"
+        frame.write_parquet(part, statistics=True)
+        return part
+
+    def sink_part(self, table: str, frame: pl.LazyFrame) -> Path:
+        """Stream a lazy ``frame`` into a new Parquet part of ``table``."""
+        number = self._parts.get(table, 0)
+        self._parts[table] = number + 1
+        folder = self.temp_path / table
+        folder.mkdir(exist_ok=True)
+        part = folder / f"part-{number:05d}.parquet"
+        frame.sink_parquet(part)
+        return part
+
+    def scan(self, table: str) -> pl.LazyFrame:
+        """Scan the parts of ``table`` written so far."""
+        if not self._parts.get(table):
+            expected = schema.CANONICAL.get(table)
+            if expected is None:
+                raise StoreError(f"no parts of table {table!r} were written")
+            return pl.LazyFrame(schema=expected)
+        return pl.scan_parquet(self.temp_path / table / "*.parquet")
+
+    def _finish(self) -> None:
+        for table, table_schema in schema.CANONICAL.items():
+            if not self._parts.get(table):
+                self.write_part(table, pl.DataFrame(schema=table_schema))
+        for table in self._parts:
+            info = self.manifest["tables"].setdefault(table, {})
+            if "rows" not in info:
+                info["rows"] = self.scan(table).select(pl.len()).collect().item()
+        manifest_path = self.temp_path / MANIFEST
+        with manifest_path.open("w", encoding="utf-8") as handle:
+            json.dump(self.manifest, handle, indent=2, sort_keys=False)
+            handle.write("\n")
+        replace_directory(self.temp_path, self.path)
+        logger.info("wrote trace store %s", self.path)
+
+
+def _check_replaceable(path: Path) -> None:
+    if not path.exists():
+        return
+    if not path.is_dir():
+        raise StoreError(f"{path} exists and is not a folder; choose another path")
+    if (path / MANIFEST).is_file() or not any(path.iterdir()):
+        return
+    raise StoreError(
+        f"{path} exists and is not a trace store (no {MANIFEST}); refusing to "
+        "replace it; choose another path or remove it"
+    )
+
+
+def replace_directory(source: Path, destination: Path) -> None:
+    """Move the complete folder ``source`` to ``destination``, replacing it.
+
+    The old destination is first renamed aside, so at every instant ``destination``
+    is either the old complete folder, absent for the moment between two renames, or
+    the new complete folder. Both paths must be on one file system.
+    """
+    old = None
+    if destination.exists():
+        old = destination.parent / f".{destination.name}.old-{uuid.uuid4().hex}"
+        os.rename(destination, old)
+    try:
+        os.rename(source, destination)
+    except BaseException:
+        if old is not None:
+            os.rename(old, destination)
+        raise
+    if old is not None:
+        shutil.rmtree(old, ignore_errors=True)

@@ -1,0 +1,1 @@
+"""Predictions: kernel inputs built from canonical tables, run, returned as tables."""

@@ -1,0 +1,1 @@
+"""Trace readers (one module per format), a synthetic generator, a downloader."""

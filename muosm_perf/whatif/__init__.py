@@ -1,0 +1,1 @@
+"""What-if scenarios, sweeps and their local or Dask execution."""
