@@ -105,7 +105,7 @@ def _chromium() -> str | None:
 class _QuietHandler(http.server.SimpleHTTPRequestHandler):
     requested: list[tuple[str, int]]
 
-    def log_message(self, format, *args):  # noqa: A002
+    def log_message(self, format, *args):
         pass
 
     def log_request(self, code="-", size="-"):

@@ -234,8 +234,8 @@ def build_sections(
                 Table(["band", *_OUTCOMES], outcome_rows),
                 Figure(
                     "churn.png",
-                    "Machine events over the machine table (count per bin); the window of "
-                    "the task events is shaded.",
+                    "Machine events over the machine table (count per bin); the "
+                    "window of the task events is shaded.",
                 ),
             ],
         )
