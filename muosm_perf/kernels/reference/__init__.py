@@ -1,1 +1,1 @@
-"""Slow, plainly written references of the kernels, for tests to compare against."""
+"""Slow, plainly written references of the kernels, for tests and oracles."""
