@@ -15,8 +15,14 @@ from muosm_perf.model.lifecycle import CellEvent
 
 ADD, REMOVE, UPDATE = int(CellEvent.ADD), int(CellEvent.REMOVE), int(CellEvent.UPDATE)
 NAN = float("nan")
-OUTCOME = ("evictions", "cancelled", "unschedulable", "pending_at_end",
-           "running_at_end", "placements")
+OUTCOME = (
+    "evictions",
+    "cancelled",
+    "unschedulable",
+    "pending_at_end",
+    "running_at_end",
+    "placements",
+)
 
 
 def make_input(machines, events, tasks, grid=(), horizon=INT64_MAX):
@@ -56,17 +62,18 @@ def assert_same(kernel, reference):
     np.testing.assert_array_equal(kernel.cpu_in_use, reference.cpu_in_use)
     np.testing.assert_array_equal(kernel.memory_in_use, reference.memory_in_use)
     np.testing.assert_array_equal(kernel.cpu_capacity, reference.cpu_capacity)
-    np.testing.assert_array_equal(
-        kernel.memory_capacity, reference.memory_capacity
-    )
+    np.testing.assert_array_equal(kernel.memory_capacity, reference.memory_capacity)
     for name in OUTCOME:
         assert kernel.totals[name] == reference.totals[name], name
 
 
 def run_both(inputs):
-    kernel = replay_arrays(inputs)
     reference = replay_reference(inputs)
+    kernel = replay_arrays(inputs)
     assert_same(kernel, reference)
+    # The pass searches differently with the limit; the outcome must not change.
+    for limit in (0, 1, 1000):
+        assert_same(replay_arrays(inputs, grown_search_limit=limit), reference)
     return kernel
 
 
@@ -114,8 +121,11 @@ def test_first_fit_lowest_index():
     inputs = make_input(
         3,
         [(0, 0, ADD, 0.2, 1.0), (0, 1, ADD, 1.0, 1.0), (0, 2, ADD, 1.0, 1.0)],
-        [(1, 0.5, 0.1, 0, -1, None), (1, 0.5, 0.1, 0, -1, None),
-         (1, 0.5, 0.1, 0, -1, None)],
+        [
+            (1, 0.5, 0.1, 0, -1, None),
+            (1, 0.5, 0.1, 0, -1, None),
+            (1, 0.5, 0.1, 0, -1, None),
+        ],
     )
     result = run_both(inputs)
     assert result.machine.tolist() == [1, 1, 2]
@@ -303,8 +313,14 @@ def replay_inputs(draw):
         if end is not None:
             duration = -1
         tasks.append(
-            (submit, draw(request), draw(request), draw(st.integers(0, 3)),
-             duration, end)
+            (
+                submit,
+                draw(request),
+                draw(request),
+                draw(st.integers(0, 3)),
+                duration,
+                end,
+            )
         )
     tasks.sort(key=lambda t: t[0])
     grid = sorted(draw(st.lists(st.integers(0, 90), max_size=6)))

@@ -1,6 +1,6 @@
 """A placement index: a segment tree over the free CPU and memory of machines.
 
-Each leaf is one machine; its values are the machine's free CPU and free memory
+Each leaf is one machine. Its values are the machine's free CPU and free memory
 (capacity minus the requests of the processes running on it), or minus infinity
 when nothing may be placed there (dead, or capacity unknown). Each inner node stores
 the maximum of its two children, separately per resource. A search descends only
