@@ -360,6 +360,7 @@ def policies(draw):
         memory_overcommit=draw(st.sampled_from([1.0, 1.25])),
         job_decision_s=draw(st.sampled_from([0.0, 2e-6])),
         task_decision_s=draw(st.sampled_from([0.0, 1e-6])),
+        schedulers=draw(st.integers(1, 3)),
         supervision=supervision,
         seed=draw(st.integers(0, 2**40)),
     )
@@ -530,3 +531,15 @@ def test_tie_between_grown_machines(placement):
     result = run_both(inputs, policy)
     assert result.schedule_time_us.tolist() == [0, 0, 10]
     assert result.machine.tolist()[2] == 0
+
+
+def test_parallel_schedulers_overlap():
+    # Three single-task jobs at once, 5 µs per decision: one scheduler places them
+    # at 5, 10 and 15; two place them at 5, 5 and 10.
+    tasks = [(0, 0.1, 0.1, 0, -1, None)] * 3
+    inputs = make_input(1, [(0, 0, ADD, 1.0, 1.0)], tasks, group=[1, 2, 3])
+    one = run_both(inputs, SchedulerPolicy(job_decision_s=5e-6))
+    assert one.schedule_time_us.tolist() == [5, 10, 15]
+    two = run_both(inputs, SchedulerPolicy(job_decision_s=5e-6, schedulers=2))
+    assert two.schedule_time_us.tolist() == [5, 5, 10]
+    assert two.totals["scheduler_busy_us"] == 15

@@ -271,6 +271,7 @@ def replay_kernel(
     supervision_factor,
     supervision_max_us,
     supervision_max_restarts,
+    schedulers,
     grown_search_limit,
 ):
     """Run the replay; see :mod:`muosm_perf.kernels.replay` for the model."""
@@ -317,8 +318,12 @@ def replay_kernel(
     intake_len = 0
     intake_head = 0
     next_batch = 0
-    service_end = NULL_INT  # end of the decision in progress, if any
-    service_stop = 0  # intake index after the batch in service
+    # Per scheduler: end of its decision in progress (NULL_INT when idle) and
+    # the intake range of the batch it decides on.
+    service_end = np.full(schedulers, NULL_INT, np.int64)
+    service_from = np.zeros(schedulers, np.int64)
+    service_to = np.zeros(schedulers, np.int64)
+    busy_schedulers = 0
 
     # The pending queue, with room per level for its arrivals and some kills.
     arrivals = np.zeros(n_levels, np.int64)
@@ -360,8 +365,10 @@ def replay_kernel(
         if cancel < n_cancel:
             t = min(t, end[cancel_order[cancel]])
             found = True
-        if service_end != NULL_INT:
-            t = min(t, service_end)
+        if busy_schedulers > 0:
+            for s in range(schedulers):
+                if service_end[s] != NULL_INT:
+                    t = min(t, service_end[s])
             found = True
         if not found or t > horizon:
             break
@@ -501,10 +508,13 @@ def replay_kernel(
                 intake, intake_batch, intake_len, p, next_batch - 1
             )
 
-        # 4b. The scheduler finishes its decision, then takes the next batches.
+        # 4b. Schedulers finish their decisions (in scheduler order), then idle
+        # ones take the next batches; a decision of zero time ends at once.
         while True:
-            if service_end == t:
-                for i in range(intake_head, service_stop):
+            for s in range(schedulers):
+                if service_end[s] != t:
+                    continue
+                for i in range(service_from[s], service_to[s]):
                     p = intake[i]
                     if state[p] != INTAKE:
                         continue
@@ -514,25 +524,38 @@ def replay_kernel(
                     new = ensure_capacity(new, new_len + 1)
                     new[new_len] = p
                     new_len += 1
-                intake_head = service_stop
-                service_end = NULL_INT
+                service_end[s] = NULL_INT
+                busy_schedulers -= 1
                 happened = True
-            if service_end != NULL_INT or intake_head >= intake_len:
+            started_at_once = False
+            for s in range(schedulers):
+                if service_end[s] != NULL_INT:
+                    continue
+                # Skip batches whose processes were all cancelled.
+                live = 0
+                while intake_head < intake_len and live == 0:
+                    batch = intake_batch[intake_head]
+                    stop = intake_head
+                    while stop < intake_len and intake_batch[stop] == batch:
+                        if state[intake[stop]] == INTAKE:
+                            live += 1
+                        stop += 1
+                    if live == 0:
+                        intake_head = stop
+                if live == 0:
+                    break
+                cost = job_decision_us + task_decision_us * live
+                totals[_BATCHES] += 1
+                totals[_BUSY] += cost
+                service_from[s] = intake_head
+                service_to[s] = stop
+                service_end[s] = t + cost
+                busy_schedulers += 1
+                intake_head = stop
+                if cost == 0:
+                    started_at_once = True
+            if not started_at_once:
                 break
-            batch = intake_batch[intake_head]
-            service_stop = intake_head
-            live = 0
-            while service_stop < intake_len and intake_batch[service_stop] == batch:
-                if state[intake[service_stop]] == INTAKE:
-                    live += 1
-                service_stop += 1
-            if live == 0:
-                intake_head = service_stop  # every process of it was cancelled
-                continue
-            cost = job_decision_us + task_decision_us * live
-            totals[_BATCHES] += 1
-            totals[_BUSY] += cost
-            service_end = t + cost
 
         # 5. One scheduling pass over the candidates, in slot (queue) order: the
         # processes enqueued since the last pass, and the earlier ones that fit on

@@ -52,6 +52,8 @@ class SchedulerPolicy:
         requests exceed the capacity, as Borg does for reclaimable resources).
     job_decision_s, task_decision_s
         Scheduler time per batch and per task in it, seconds.
+    schedulers
+        Schedulers deciding in parallel over the shared cell state (>= 1).
     supervision
         What happens to a process killed by a machine REMOVE.
     seed
@@ -65,6 +67,7 @@ class SchedulerPolicy:
     memory_overcommit: float = 1.0
     job_decision_s: float = 0.0
     task_decision_s: float = 0.0
+    schedulers: int = 1
     supervision: SupervisionPolicy = field(default_factory=SupervisionPolicy)
     seed: int = 0
 
@@ -79,6 +82,8 @@ class SchedulerPolicy:
                 f"placement {self.placement!r} is not known; choose one of: "
                 f"{', '.join(PLACEMENTS)}"
             )
+        if self.schedulers < 1:
+            raise ParameterError(f"schedulers is {self.schedulers}; it must be >= 1")
         if self.candidates < 1:
             raise ParameterError(f"candidates is {self.candidates}; it must be >= 1")
         for name in (
@@ -128,6 +133,7 @@ class SchedulerPolicy:
             "memory_overcommit": self.memory_overcommit,
             "job_decision_s": self.job_decision_s,
             "task_decision_s": self.task_decision_s,
+            "schedulers": self.schedulers,
             "supervision": self.supervision.name,
             "seed": self.seed,
         }

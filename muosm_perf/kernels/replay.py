@@ -18,7 +18,9 @@ Python, processes instants in time order. At each instant ``t``, in this order:
    whose cancellation time is at or before its submission is cancelled at once.
    Consecutive submissions of one group at one instant form one batch, and every
    restart is a batch of its own;
-5. the scheduler serves batches one at a time in intake order. A decision takes
+5. ``schedulers`` parallel schedulers serve the batches in intake order, each one
+   batch at a time. Decisions ending at ``t`` complete in scheduler order, then
+   idle schedulers take the next batches in scheduler order. A decision takes
    ``job_decision_s + task_decision_s * processes`` (processes of the batch not
    cancelled when the decision starts) and ends with the batch's processes in the
    pending queue. With zero decision times, batches go through at once;
@@ -445,6 +447,7 @@ def replay_arrays(
         float(supervision[2]),
         np.int64(supervision[3]),
         np.int64(supervision[4]),
+        np.int64(policy.schedulers),
         np.int64(grown_search_limit),
     )
     return ReplayOutput(

@@ -115,7 +115,8 @@ def replay_reference(
     next_seq = 0
     intake = []  # [batch, process] in intake order
     next_batch = 0
-    in_service = None  # (end time, processes of the batch)
+    # Per scheduler: (end time, processes of the batch), or None when idle.
+    in_service = [None] * policy.schedulers
     completions = []
     restarts = []
     totals = dict.fromkeys(TOTALS, 0)
@@ -190,8 +191,7 @@ def replay_reference(
             candidates.append(completions[0][0])
         if restarts:
             candidates.append(restarts[0][0])
-        if in_service is not None:
-            candidates.append(in_service[0])
+        candidates += [service[0] for service in in_service if service is not None]
         # A process cancelled before it arrives is handled at its arrival.
         candidates += [
             end[p] for p in range(n) if end[p] != NULL_INT and state[p] in waiting
@@ -270,28 +270,37 @@ def replay_reference(
             to_intake(p, next_batch - 1)
 
         while True:
-            if in_service is not None and in_service[0] == t:
-                for p in in_service[1]:
+            for s in range(policy.schedulers):
+                if in_service[s] is None or in_service[s][0] != t:
+                    continue
+                for p in in_service[s][1]:
                     if state[p] == "intake":
                         state[p] = "pending"
                         enqueued_at[p] = next_seq
                         next_seq += 1
                         pending.append(p)
-                in_service = None
+                in_service[s] = None
                 happened = True
-            if in_service is not None or not intake:
+            started_at_once = False
+            for s in range(policy.schedulers):
+                if in_service[s] is not None:
+                    continue
+                live = []
+                while intake and not live:
+                    batch = intake[0][0]
+                    members = []
+                    while intake and intake[0][0] == batch:
+                        members.append(intake.pop(0)[1])
+                    live = [p for p in members if state[p] == "intake"]
+                if not live:
+                    break
+                cost = job_cost + task_cost * len(live)
+                totals["batches"] += 1
+                totals["scheduler_busy_us"] += cost
+                in_service[s] = (t + cost, members)
+                started_at_once = started_at_once or cost == 0
+            if not started_at_once:
                 break
-            batch = intake[0][0]
-            members = []
-            while intake and intake[0][0] == batch:
-                members.append(intake.pop(0)[1])
-            live = [p for p in members if state[p] == "intake"]
-            if not live:
-                continue
-            cost = job_cost + task_cost * len(live)
-            totals["batches"] += 1
-            totals["scheduler_busy_us"] += cost
-            in_service = (t + cost, members)
 
         if not happened:
             continue
