@@ -36,7 +36,9 @@ OUTCOME = (
 )
 
 
-def make_input(machines, events, tasks, grid=(), horizon=INT64_MAX, group=None):
+def make_input(
+    machines, events, tasks, grid=(), horizon=INT64_MAX, group=None, bypass=None
+):
     """Build a ReplayInput from rows.
 
     events: (time, machine, kind, cpu, memory); tasks: (submit, cpu, memory,
@@ -62,6 +64,7 @@ def make_input(machines, events, tasks, grid=(), horizon=INT64_MAX, group=None):
         grid_us=np.array(grid, np.int64),
         horizon_us=horizon,
         group=None if group is None else np.array(group, np.int64),
+        bypass_scheduler=None if bypass is None else np.array(bypass, np.bool_),
     )
 
 
@@ -337,7 +340,16 @@ def replay_inputs(draw):
     tasks.sort(key=lambda t: t[0])
     grid = sorted(draw(st.lists(st.integers(0, 90), max_size=6)))
     group = [draw(st.integers(0, 3)) for _ in tasks]
-    return make_input(machines, events, tasks, grid=grid, horizon=horizon, group=group)
+    bypass = [draw(st.booleans()) for _ in tasks]
+    return make_input(
+        machines,
+        events,
+        tasks,
+        grid=grid,
+        horizon=horizon,
+        group=group,
+        bypass=bypass,
+    )
 
 
 @st.composite
@@ -543,3 +555,13 @@ def test_parallel_schedulers_overlap():
     two = run_both(inputs, SchedulerPolicy(job_decision_s=5e-6, schedulers=2))
     assert two.schedule_time_us.tolist() == [5, 5, 10]
     assert two.totals["scheduler_busy_us"] == 15
+
+
+def test_bypass_skips_decision_time():
+    tasks = [(0, 0.1, 0.1, 0, -1, None)] * 2
+    inputs = make_input(
+        1, [(0, 0, ADD, 1.0, 1.0)], tasks, group=[1, 2], bypass=[True, False]
+    )
+    result = run_both(inputs, SchedulerPolicy(job_decision_s=5e-6))
+    assert result.schedule_time_us.tolist() == [0, 5]
+    assert result.totals["batches"] == 1

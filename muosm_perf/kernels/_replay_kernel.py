@@ -251,6 +251,7 @@ def replay_kernel(
     event_memory,
     submit,
     group,
+    bypass,
     cpu,
     memory,
     level,
@@ -318,6 +319,10 @@ def replay_kernel(
     intake_len = 0
     intake_head = 0
     next_batch = 0
+    # The last batch of arrivals, which later arrivals of its group join while it
+    # waits at the tail of the intake.
+    open_group = NULL_INT
+    open_start = 0
     # Per scheduler: end of its decision in progress (NULL_INT when idle) and
     # the intake range of the batch it decides on.
     service_end = np.full(schedulers, NULL_INT, np.int64)
@@ -464,6 +469,7 @@ def replay_kernel(
                             intake, intake_batch, intake_len, p, next_batch
                         )
                         next_batch += 1
+                        open_group = NULL_INT
                     else:
                         state[p] = RESTART_WAIT
                         restarts_t, restarts_p, restarts_n = heap_push(
@@ -491,7 +497,7 @@ def replay_kernel(
                 intake, intake_batch, intake_len, p, next_batch
             )
             next_batch += 1
-        previous_group = NULL_INT
+            open_group = NULL_INT
         while arrival < n and submit[arrival] == t:
             p = arrival
             arrival += 1
@@ -500,9 +506,18 @@ def replay_kernel(
                 state[p] = CANCELLED
                 totals[_CANCELLED] += 1
                 continue
-            if group[p] != previous_group:
+            if bypass[p]:
+                state[p] = PENDING
+                queue = _enqueue(p, level[p], queue, slot_of, cpu, memory)
+                is_new[p] = True
+                new = ensure_capacity(new, new_len + 1)
+                new[new_len] = p
+                new_len += 1
+                continue
+            if open_group != group[p] or open_start < intake_head:
+                open_group = group[p]
+                open_start = intake_len
                 next_batch += 1
-                previous_group = group[p]
             state[p] = INTAKE
             intake, intake_batch, intake_len = _intake_append(
                 intake, intake_batch, intake_len, p, next_batch - 1

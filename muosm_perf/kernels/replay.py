@@ -14,10 +14,12 @@ Python, processes instants in time order. At each instant ``t``, in this order:
    (:mod:`muosm_perf.kernels.supervision`) sends each back to the scheduler at
    once, after a backoff, or never. A REMOVE of a dead machine does nothing;
 4. processes whose backoff ends at ``t`` (in time, then process order) and then
-   processes submitted at ``t`` (in input order) go to the scheduler's intake. One
-   whose cancellation time is at or before its submission is cancelled at once.
-   Consecutive submissions of one group at one instant form one batch, and every
-   restart is a batch of its own;
+   processes submitted at ``t`` (in input order) go to the scheduler's intake, or
+   straight to the pending queue if they bypass the scheduler. One whose
+   cancellation time is at or before its submission is cancelled at once.
+   A submission joins the batch at the tail of the intake if that batch is of the
+   same group and no scheduler has taken it yet. Every restart is a batch of its
+   own;
 5. ``schedulers`` parallel schedulers serve the batches in intake order, each one
    batch at a time. Decisions ending at ``t`` complete in scheduler order, then
    idle schedulers take the next batches in scheduler order. A decision takes
@@ -118,6 +120,10 @@ class ReplayInput:
     group
         Process group (job) of each process (int64); None puts every process in a
         group of its own. Only batching at the scheduler uses it.
+    bypass_scheduler
+        Processes that skip the scheduler's decision and enter the pending queue
+        when they arrive (bool), for example those already running when a trace
+        window opens; None for none.
     """
 
     machines: int
@@ -135,6 +141,7 @@ class ReplayInput:
     grid_us: np.ndarray
     horizon_us: int = INT64_MAX
     group: np.ndarray | None = None
+    bypass_scheduler: np.ndarray | None = None
 
     @property
     def processes(self) -> int:
@@ -415,6 +422,10 @@ def replay_arrays(
         group = np.arange(n, dtype=np.int64)
     else:
         group = _as_array("group", inputs.group, np.int64, n)
+    if inputs.bypass_scheduler is None:
+        bypass = np.zeros(n, np.bool_)
+    else:
+        bypass = _as_array("bypass_scheduler", inputs.bypass_scheduler, np.bool_, n)
     key1, key2 = queue_keys(policy, priority, duration, end)
     level, n_levels = queue_levels(key1, key2)
     supervision = policy.supervision.kernel_arguments()
@@ -427,6 +438,7 @@ def replay_arrays(
         event_memory,
         submit,
         group,
+        bypass,
         cpu,
         memory,
         level,

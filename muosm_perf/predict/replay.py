@@ -11,6 +11,8 @@ The kernel inputs come from the ``processes`` and ``cell_events`` tables:
   END as a cancellation time: still pending then, it leaves the queue; placed
   earlier by the replay, it runs until then;
 - null CPU or memory requests count as 0 and are counted;
+- attempts already running when the window opens bypass the scheduler's decision
+  time, because the trace placed them before the window;
 - machines are numbered in ``cell_id`` order; machine events before the window
   apply at the window start and events after the window end are dropped.
 
@@ -170,12 +172,14 @@ class ReplayResult:
 
     @property
     def scheduler_busyness(self) -> float:
-        """Share of the window the scheduler spent deciding.
+        """Share of the window the schedulers spent deciding, per scheduler.
 
         It may exceed 1 when decisions pile up past the window end.
         """
         span = self.window_us["end"] - self.window_us["start"]
-        return self.totals["scheduler_busy_us"] / span if span > 0 else 0.0
+        if span <= 0:
+            return 0.0
+        return self.totals["scheduler_busy_us"] / (span * self.policy.schedulers)
 
     def summary(self) -> dict[str, Any]:
         """Return the headline figures as a JSON-serializable dict.
@@ -298,8 +302,16 @@ def _machine_events(
     return events.with_columns(pl.Series("machine", machine)), cell_ids, dropped
 
 
+UNSCHEDULED = ("replay", "hold")
+"""What :func:`prepare_replay` does with attempts the trace never scheduled and that
+were still pending at the window end."""
+
+
 def prepare_replay(
-    store: TraceStore, *, grid_step_s: float | None = None
+    store: TraceStore,
+    *,
+    grid_step_s: float | None = None,
+    unscheduled: str = "replay",
 ) -> PreparedReplay:
     """Build the kernel inputs and the observed series from a store.
 
@@ -310,6 +322,11 @@ def prepare_replay(
     grid_step_s
         Step of the sample grid in seconds; by default the smallest whole minute
         that keeps the grid under 2,000 points.
+    unscheduled
+        ``replay`` replays the attempts the trace never scheduled and that were
+        still pending at the window end, like any other; ``hold`` leaves them out
+        (counted as ``held_unscheduled``), as if constraints the trace does not
+        show kept them pending. The observed series is the same either way.
 
     Raises
     ------
@@ -321,15 +338,24 @@ def prepare_replay(
     processes = store.read("processes", columns=_PROCESS_COLUMNS)
     cell_events = store.read("cell_events")
 
+    if unscheduled not in UNSCHEDULED:
+        raise ParameterError(
+            f"unscheduled is {unscheduled!r}; choose one of: {', '.join(UNSCHEDULED)}"
+        )
     table = _attempt_table(processes, start)
     unplaceable = table.filter(pl.col("replay_submit_us").is_null())
     table = table.filter(pl.col("replay_submit_us").is_not_null())
+    never_scheduled = ~pl.col("observed_scheduled") & pl.col("end_after_window")
+    held = table.filter(never_scheduled).height if unscheduled == "hold" else 0
+    if held:
+        table = table.filter(~never_scheduled)
     events, cell_ids, dropped_events = _machine_events(cell_events, start, end)
     grid = default_grid(start, end, step_s=grid_step_s)
 
     counts = {
         "processes": table.height,
         "attempts_without_times": unplaceable.height,
+        "held_unscheduled": held,
         "null_cpu_requests": int(table["cpu_request"].null_count()),
         "null_memory_requests": int(table["memory_request"].null_count()),
         "null_priorities": int(table["priority"].null_count()),
@@ -369,6 +395,7 @@ def prepare_replay(
         grid_us=grid,
         horizon_us=end,
         group=table["group_id"].to_numpy(),
+        bypass_scheduler=table["schedule_before_window"].to_numpy(),
     )
     observed_counts = _observed_counts(processes, cell_events, start, end)
     attempts = table.select(

@@ -78,6 +78,10 @@ def replay_reference(
     submit = inputs.submit_time_us.tolist()
     n = len(submit)
     group = list(range(n)) if inputs.group is None else inputs.group.tolist()
+    if inputs.bypass_scheduler is None:
+        bypass = [False] * n
+    else:
+        bypass = inputs.bypass_scheduler.tolist()
     cpu = inputs.cpu_request.tolist()
     memory = inputs.memory_request.tolist()
     priority = inputs.priority.tolist()
@@ -115,6 +119,7 @@ def replay_reference(
     next_seq = 0
     intake = []  # [batch, process] in intake order
     next_batch = 0
+    open_batch = None  # (batch, group) of the last batch of arrivals
     # Per scheduler: (end time, processes of the batch), or None when idle.
     in_service = [None] * policy.schedulers
     completions = []
@@ -241,6 +246,7 @@ def replay_reference(
                     elif delay == 0:
                         to_intake(p, next_batch)
                         next_batch += 1
+                        open_batch = None
                     else:
                         state[p] = "restart wait"
                         heapq.heappush(restarts, (t + delay, p))
@@ -255,7 +261,7 @@ def replay_reference(
             if state[p] == "restart wait":
                 to_intake(p, next_batch)
                 next_batch += 1
-        previous_group = None
+                open_batch = None
         while arrival < n and submit[arrival] == t:
             p = arrival
             arrival += 1
@@ -264,9 +270,18 @@ def replay_reference(
                 state[p] = "cancelled"
                 totals["cancelled"] += 1
                 continue
-            if group[p] != previous_group:
+            if bypass[p]:
+                state[p] = "pending"
+                enqueued_at[p] = next_seq
+                next_seq += 1
+                pending.append(p)
+                continue
+            # Join the batch at the tail of the intake if it is of this group and
+            # no scheduler has taken it yet.
+            tail = intake[-1][0] if intake else None
+            if open_batch is None or open_batch != (tail, group[p]):
                 next_batch += 1
-                previous_group = group[p]
+                open_batch = (next_batch - 1, group[p])
             to_intake(p, next_batch - 1)
 
         while True:
