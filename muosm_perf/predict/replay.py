@@ -548,6 +548,7 @@ def replay(
     grid_step_s: float | None = None,
     policy: str | SchedulerPolicy = DEFAULT_POLICY,
     seed: int = 0,
+    unscheduled: str = "replay",
 ) -> ReplayResult:
     """Replay a store's attempts through the scheduling model and validate it.
 
@@ -561,6 +562,9 @@ def replay(
         A name from :data:`POLICIES` or a complete :class:`SchedulerPolicy`.
     seed
         Seed of the replay's random choices when ``policy`` is a name.
+    unscheduled
+        What to do with attempts the trace never scheduled (see
+        :func:`prepare_replay`).
 
     Returns
     -------
@@ -568,5 +572,5 @@ def replay(
         Predictions, observations and their comparison.
     """
     policy = resolve_policy(policy, seed)
-    prepared = prepare_replay(store, grid_step_s=grid_step_s)
+    prepared = prepare_replay(store, grid_step_s=grid_step_s, unscheduled=unscheduled)
     return run_prepared(prepared, policy=policy, seed=seed)
