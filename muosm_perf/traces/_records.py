@@ -1,0 +1,432 @@
+"""Typed fields of nested trace records, parsed from text with row-by-row validation.
+
+Readers of formats with nested records (the Google 2019 exports in JSON, CSV and
+Parquet) first bring every file into one *raw* layout: a column per field whose
+leaves are strings (the exact text of each number), structs of strings for resource
+pairs and lists of strings for repeated fields, plus ``line`` (the 1-based line or
+row number), ``raw`` (the record's text) and ``_reason`` (set where the record could
+not even be decoded). :func:`validate_records` then parses every leaf with the type
+its field specification gives. Integers are parsed from their decimal text, never
+through a float, so every 64-bit value is exact. A record that fails a check is not
+dropped: it goes to the quarantine table with the column, the value and the reason.
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+from typing import Literal
+
+import polars as pl
+
+from muosm_perf.model import schema
+from muosm_perf.traces._csv import ShardResult
+
+logger = logging.getLogger(__name__)
+
+RecordKind = Literal[
+    "int",
+    "float",
+    "bool",
+    "string",
+    "resources",
+    "int_list",
+    "float_list",
+    "constraints",
+]
+
+RESOURCE_MEMBERS = ("cpus", "memory")
+"""Members of a resources struct (CPU in NCUs, memory normalized)."""
+
+CONSTRAINT_MEMBERS = ("name", "value", "relation")
+"""Members of a machine constraint."""
+
+CONSTRAINT_DTYPE = pl.List(
+    pl.Struct({"name": pl.String, "value": pl.String, "relation": pl.Int8})
+)
+"""Parsed type of a list of machine constraints."""
+
+CONSTRAINT_RELATIONS = frozenset(range(8))
+"""Relation codes of a machine constraint: EQUAL (0) to NOT_PRESENT (7)."""
+
+_SCALAR_KINDS = ("int", "float", "bool", "string")
+
+
+@dataclass(frozen=True)
+class RecordField:
+    """One field of a nested record.
+
+    Parameters
+    ----------
+    name
+        Field name in the record (and column name in the parsed frame; a
+        ``resources`` field gives two columns, ``<name>_cpus`` and
+        ``<name>_memory``).
+    kind
+        ``int`` (exact Int64), ``float`` (finite Float64), ``bool`` (``true``,
+        ``false``, ``1`` or ``0``), ``string``, ``resources`` (a struct of ``cpus``
+        and ``memory``), ``int_list`` (a repeated integer: an absent field is an empty
+        list), ``float_list`` (a repeated float of exactly ``length`` values: an
+        absent or empty field is null) or ``constraints`` (a repeated struct of
+        ``name``, ``value`` and ``relation``).
+    mandatory
+        Whether an absent field rejects the record.
+    allowed
+        For ``int`` fields, the only values accepted.
+    minimum, maximum
+        For ``int`` and ``float`` fields (and the members of ``resources``), the
+        range accepted.
+    length
+        For ``float_list`` fields, the number of values of a present list.
+    """
+
+    name: str
+    kind: RecordKind
+    mandatory: bool = False
+    allowed: frozenset[int] | None = None
+    minimum: float | None = None
+    maximum: float | None = None
+    length: int | None = None
+
+    @property
+    def raw_dtype(self) -> pl.DataType:
+        """Type of the field in the raw layout: strings at every leaf."""
+        if self.kind in _SCALAR_KINDS:
+            return pl.String()
+        if self.kind == "resources":
+            return pl.Struct({member: pl.String for member in RESOURCE_MEMBERS})
+        if self.kind in ("int_list", "float_list"):
+            return pl.List(pl.String)
+        return pl.List(pl.Struct({member: pl.String for member in CONSTRAINT_MEMBERS}))
+
+
+@dataclass(frozen=True)
+class RecordSpec:
+    """The fields of one table of nested records."""
+
+    name: str
+    fields: tuple[RecordField, ...]
+
+    @property
+    def raw_schema(self) -> dict[str, pl.DataType]:
+        """Column types of the raw layout, by field name."""
+        return {f.name: f.raw_dtype for f in self.fields}
+
+    @property
+    def raw_struct(self) -> pl.Struct:
+        """The raw layout of one record as a struct, for JSON decoding."""
+        return pl.Struct(self.raw_schema)
+
+
+@dataclass(frozen=True)
+class _Check:
+    condition: pl.Expr
+    reason: pl.Expr
+    column: str
+    value: pl.Expr
+
+
+def _text(raw: pl.Expr) -> pl.Expr:
+    """Treat an empty string as an absent value."""
+    return pl.when(raw == "").then(None).otherwise(raw)
+
+
+def _range_checks(
+    spec_field: RecordField, parsed: pl.Expr, column: str, value: pl.Expr
+) -> list[_Check]:
+    checks = []
+    if spec_field.allowed is not None:
+        allowed = sorted(spec_field.allowed)
+        shown = ", ".join(str(v) for v in allowed)
+        checks.append(
+            _Check(
+                parsed.is_not_null() & ~parsed.is_in(allowed),
+                pl.lit(f"unknown code (expected one of {shown})"),
+                column,
+                value,
+            )
+        )
+    if spec_field.minimum is not None:
+        checks.append(
+            _Check(
+                parsed.is_not_null() & (parsed < spec_field.minimum),
+                pl.lit(f"below the minimum {spec_field.minimum:g}"),
+                column,
+                value,
+            )
+        )
+    if spec_field.maximum is not None:
+        checks.append(
+            _Check(
+                parsed.is_not_null() & (parsed > spec_field.maximum),
+                pl.lit(f"above the maximum {spec_field.maximum:g}"),
+                column,
+                value,
+            )
+        )
+    return checks
+
+
+def _number(
+    spec_field: RecordField, text: pl.Expr, column: str
+) -> tuple[pl.Expr, list[_Check]]:
+    """Parse an ``int`` or ``float`` leaf and list its checks."""
+    if spec_field.kind == "int":
+        parsed = text.cast(pl.Int64, strict=False)
+        checks = [
+            _Check(
+                text.is_not_null() & parsed.is_null(),
+                pl.lit("invalid integer (expected a signed 64-bit integer)"),
+                column,
+                text,
+            )
+        ]
+    else:
+        parsed = text.cast(pl.Float64, strict=False)
+        checks = [
+            _Check(
+                text.is_not_null() & parsed.is_null(),
+                pl.lit("invalid number"),
+                column,
+                text,
+            ),
+            _Check(
+                parsed.is_not_null() & ~parsed.is_finite(),
+                pl.lit("not a finite number"),
+                column,
+                text,
+            ),
+        ]
+    return parsed, checks + _range_checks(spec_field, parsed, column, text)
+
+
+def _list_value(raw: pl.Expr) -> pl.Expr:
+    return pl.format(
+        "[{}]", raw.list.eval(pl.element().fill_null("null")).list.join(",")
+    )
+
+
+def _field(spec_field: RecordField) -> tuple[dict[str, pl.Expr], list[_Check]]:
+    """Parse one field: output columns by name, and checks in order."""
+    name = spec_field.name
+    raw = pl.col(name)
+    checks: list[_Check] = []
+    if spec_field.mandatory:
+        absent = (
+            _text(raw).is_null() if spec_field.kind in _SCALAR_KINDS else raw.is_null()
+        )
+        checks.append(
+            _Check(absent, pl.lit("missing mandatory value"), name, pl.lit(None))
+        )
+
+    if spec_field.kind in ("int", "float"):
+        parsed, more = _number(spec_field, _text(raw), name)
+        return {name: parsed}, checks + more
+
+    if spec_field.kind == "bool":
+        text = _text(raw).str.to_lowercase()
+        parsed = (
+            pl.when(text.is_in(["true", "1"]))
+            .then(pl.lit(value=True))
+            .when(text.is_in(["false", "0"]))
+            .then(pl.lit(value=False))
+        )
+        checks.append(
+            _Check(
+                text.is_not_null() & parsed.is_null(),
+                pl.lit("invalid boolean (expected true or false)"),
+                name,
+                raw,
+            )
+        )
+        return {name: parsed}, checks
+
+    if spec_field.kind == "string":
+        return {name: _text(raw)}, checks
+
+    if spec_field.kind == "resources":
+        columns = {}
+        for member in RESOURCE_MEMBERS:
+            member_field = RecordField(
+                f"{name}.{member}",
+                "float",
+                minimum=spec_field.minimum,
+                maximum=spec_field.maximum,
+            )
+            parsed, more = _number(
+                member_field, _text(raw.struct.field(member)), member_field.name
+            )
+            columns[f"{name}_{member}"] = parsed
+            checks.extend(more)
+        return columns, checks
+
+    if spec_field.kind == "int_list":
+        values = raw.list.eval(pl.element().cast(pl.Int64, strict=False))
+        bad = raw.list.eval(pl.element().cast(pl.Int64, strict=False).is_null())
+        checks.append(
+            _Check(
+                bad.list.any(),
+                pl.lit("invalid integer in list (expected signed 64-bit integers)"),
+                name,
+                _list_value(raw),
+            )
+        )
+        empty = pl.lit([], dtype=pl.List(pl.Int64))
+        return {name: pl.when(raw.is_null()).then(empty).otherwise(values)}, checks
+
+    if spec_field.kind == "float_list":
+        values = raw.list.eval(pl.element().cast(pl.Float64, strict=False))
+        bad = values.list.eval(pl.element().is_null() | ~pl.element().is_finite())
+        count = raw.list.len()
+        checks.append(
+            _Check(
+                bad.list.any(),
+                pl.lit("invalid or non-finite number in list"),
+                name,
+                _list_value(raw),
+            )
+        )
+        if spec_field.length is not None:
+            checks.append(
+                _Check(
+                    (count > 0) & (count != spec_field.length),
+                    pl.format(
+                        "expected {} values, found {}",
+                        pl.lit(spec_field.length),
+                        count,
+                    ),
+                    name,
+                    _list_value(raw),
+                )
+            )
+            values = pl.when(count == spec_field.length).then(values)
+        else:
+            values = pl.when(count > 0).then(values)
+        return {name: values}, checks
+
+    # constraints
+    relation = pl.element().struct.field("relation").cast(pl.Int64, strict=False)
+    parsed = raw.list.eval(
+        pl.struct(
+            pl.element().struct.field("name"),
+            pl.element().struct.field("value"),
+            relation.cast(pl.Int8, strict=False).alias("relation"),
+        )
+    )
+    bad = raw.list.eval(
+        relation.is_null() | ~relation.is_in(sorted(CONSTRAINT_RELATIONS))
+    )
+    checks.append(
+        _Check(
+            bad.list.any(),
+            pl.lit("invalid constraint relation (expected 0 to 7)"),
+            name,
+            raw.list.eval(pl.element().struct.json_encode()).list.join(","),
+        )
+    )
+    empty = pl.lit([], dtype=CONSTRAINT_DTYPE)
+    return {name: pl.when(raw.is_null()).then(empty).otherwise(parsed)}, checks
+
+
+def parsed_schema(spec: RecordSpec) -> dict[str, pl.DataType]:
+    """Return the column types :func:`validate_records` gives an accepted record."""
+    types: dict[str, pl.DataType] = {"line": pl.Int64()}
+    for spec_field in spec.fields:
+        if spec_field.kind == "resources":
+            for member in RESOURCE_MEMBERS:
+                types[f"{spec_field.name}_{member}"] = pl.Float64()
+        elif spec_field.kind == "int":
+            types[spec_field.name] = pl.Int64()
+        elif spec_field.kind == "float":
+            types[spec_field.name] = pl.Float64()
+        elif spec_field.kind == "bool":
+            types[spec_field.name] = pl.Boolean()
+        elif spec_field.kind == "string":
+            types[spec_field.name] = pl.String()
+        elif spec_field.kind == "int_list":
+            types[spec_field.name] = pl.List(pl.Int64)
+        elif spec_field.kind == "float_list":
+            types[spec_field.name] = pl.List(pl.Float64)
+        else:
+            types[spec_field.name] = CONSTRAINT_DTYPE
+    return types
+
+
+def validate_records(raw: pl.DataFrame, spec: RecordSpec, label: str) -> ShardResult:
+    """Parse and check the records of one file in the raw layout.
+
+    Parameters
+    ----------
+    raw
+        ``line``, ``raw``, ``_reason`` and one column per field of ``spec`` with the
+        field's :attr:`RecordField.raw_dtype`.
+    spec
+        The table's fields.
+    label
+        Name of the file in quarantine rows and log messages.
+
+    Returns
+    -------
+    ShardResult
+        ``accepted`` has the columns of :func:`parsed_schema`; ``rejected`` has the
+        quarantine schema, with the first failing check of each record.
+    """
+    columns: dict[str, pl.Expr] = {}
+    checks: list[_Check] = [
+        _Check(
+            pl.col("_reason").is_not_null(),
+            pl.col("_reason"),
+            "",
+            pl.lit(None, dtype=pl.String),
+        )
+    ]
+    for spec_field in spec.fields:
+        field_columns, field_checks = _field(spec_field)
+        columns.update(field_columns)
+        checks.extend(field_checks)
+
+    reason = pl.lit(None, dtype=pl.String)
+    column = pl.lit(None, dtype=pl.String)
+    value = pl.lit(None, dtype=pl.String)
+    for check in reversed(checks):
+        failed = check.condition.fill_null(value=False)
+        reason = pl.when(failed).then(check.reason).otherwise(reason)
+        column = (
+            pl.when(failed)
+            .then(pl.lit(check.column or None, dtype=pl.String))
+            .otherwise(column)
+        )
+        value = pl.when(failed).then(check.value.cast(pl.String)).otherwise(value)
+
+    frame = raw.with_columns(
+        reason.alias("_failure"), column.alias("_column"), value.alias("_value")
+    )
+    bad = frame.filter(pl.col("_failure").is_not_null())
+    rejected = bad.select(
+        pl.lit(spec.name).alias("table"),
+        pl.lit(label).alias("file"),
+        pl.col("line").cast(pl.Int64),
+        pl.col("_column").alias("column"),
+        pl.col("_value").alias("value"),
+        pl.col("_failure").alias("reason"),
+        pl.col("raw"),
+    ).cast(dict(schema.QUARANTINE))
+    good = frame.filter(pl.col("_failure").is_null())
+    accepted = good.select(
+        pl.col("line").cast(pl.Int64),
+        *(expr.alias(name) for name, expr in columns.items()),
+    ).cast(parsed_schema(spec))
+    if rejected.height:
+        first = rejected.row(0, named=True)
+        logger.warning(
+            "%s: %d of %d records rejected; first at line %d%s: %s",
+            label,
+            rejected.height,
+            frame.height,
+            first["line"],
+            f", column {first['column']}, value {first['value']!r}"
+            if first["column"]
+            else "",
+            first["reason"],
+        )
+    return ShardResult(accepted=accepted, rejected=rejected, rows_read=frame.height)
