@@ -555,8 +555,8 @@ def test_exports_agree_with_json(tmp_path, kind):
     assert details["dedicated_machine"].to_list() == [False, True, False]
 
 
-def test_real_machine_events_counts(sample_path, tmp_path):
-    path = sample_path("google-2019/machine_events-000000000000.json.gz")
+def test_real_machine_events_counts(samples, tmp_path):
+    path = samples / "google-2019" / "machine_events-000000000000.json.gz"
     with gzip.open(path, "rt", encoding="utf-8") as handle:
         rows = [json.loads(line) for line in handle]
     types = collections.Counter(r["type"] for r in rows)
