@@ -49,7 +49,10 @@ CONSTRAINT_DTYPE = pl.List(
 CONSTRAINT_RELATIONS = frozenset(range(8))
 """Relation codes of a machine constraint: EQUAL (0) to NOT_PRESENT (7)."""
 
-_SCALAR_KINDS = ("int", "float", "bool", "string")
+_SCALAR_KINDS = ("int", "float", "seconds", "bool", "string")
+
+MAX_SECONDS = (2**63 - 1) // 1_000_000
+"""Largest whole number of seconds whose microseconds fit a signed 64-bit integer."""
 
 
 @dataclass(frozen=True)
@@ -63,7 +66,9 @@ class RecordField:
         ``resources`` field gives two columns, ``<name>_cpus`` and
         ``<name>_memory``).
     kind
-        ``int`` (exact Int64), ``float`` (finite Float64), ``bool`` (``true``,
+        ``int`` (exact Int64), ``float`` (finite Float64), ``seconds`` (a time in
+        seconds, whole or fractional, parsed into Int64 microseconds: whole seconds
+        exactly, fractions rounded to the nearest microsecond), ``bool`` (``true``,
         ``false``, ``1`` or ``0``), ``string``, ``resources`` (a struct of ``cpus``
         and ``memory``), ``int_list`` (a repeated integer: an absent field is an empty
         list), ``float_list`` (a repeated float of exactly ``length`` values: an
@@ -74,8 +79,9 @@ class RecordField:
     allowed
         For ``int`` fields, the only values accepted.
     minimum, maximum
-        For ``int`` and ``float`` fields (and the members of ``resources``), the
-        range accepted.
+        For ``int``, ``float`` and ``seconds`` fields (and the members of
+        ``resources``), the range accepted, in the field's unit (seconds for
+        ``seconds`` fields).
     length
         For ``float_list`` fields, the number of values of a present list.
     """
@@ -132,8 +138,13 @@ def _text(raw: pl.Expr) -> pl.Expr:
 
 
 def _range_checks(
-    spec_field: RecordField, parsed: pl.Expr, column: str, value: pl.Expr
+    spec_field: RecordField,
+    parsed: pl.Expr,
+    column: str,
+    value: pl.Expr,
+    scale: float = 1.0,
 ) -> list[_Check]:
+    """List the code and range checks; ``parsed`` is in units of ``1 / scale``."""
     checks = []
     if spec_field.allowed is not None:
         allowed = sorted(spec_field.allowed)
@@ -149,7 +160,7 @@ def _range_checks(
     if spec_field.minimum is not None:
         checks.append(
             _Check(
-                parsed.is_not_null() & (parsed < spec_field.minimum),
+                parsed.is_not_null() & (parsed < spec_field.minimum * scale),
                 pl.lit(f"below the minimum {spec_field.minimum:g}"),
                 column,
                 value,
@@ -158,7 +169,7 @@ def _range_checks(
     if spec_field.maximum is not None:
         checks.append(
             _Check(
-                parsed.is_not_null() & (parsed > spec_field.maximum),
+                parsed.is_not_null() & (parsed > spec_field.maximum * scale),
                 pl.lit(f"above the maximum {spec_field.maximum:g}"),
                 column,
                 value,
@@ -200,6 +211,38 @@ def _number(
     return parsed, checks + _range_checks(spec_field, parsed, column, text)
 
 
+def _seconds(
+    spec_field: RecordField, text: pl.Expr, column: str
+) -> tuple[pl.Expr, list[_Check]]:
+    """Parse a time in seconds into microseconds; whole seconds never via float."""
+    whole = text.cast(pl.Int64, strict=False)
+    fraction = text.cast(pl.Float64, strict=False)
+    scaled = fraction * 1e6
+    fits = scaled.is_finite() & (scaled.abs() < 2.0**63)
+    parsed = (
+        pl.when(whole.is_not_null())
+        .then(pl.when(whole.abs() <= MAX_SECONDS).then(whole * 1_000_000))
+        .when(fits)
+        .then(scaled.round().cast(pl.Int64, strict=False))
+    )
+    checks = [
+        _Check(
+            text.is_not_null() & whole.is_null() & fraction.is_null(),
+            pl.lit("invalid number of seconds"),
+            column,
+            text,
+        ),
+        _Check(
+            text.is_not_null() & parsed.is_null(),
+            pl.lit("time out of range (more than 2^63-1 microseconds)"),
+            column,
+            text,
+        ),
+    ]
+    checks.extend(_range_checks(spec_field, parsed, column, text, scale=1e6))
+    return parsed, checks
+
+
 def _list_value(raw: pl.Expr) -> pl.Expr:
     return pl.format(
         "[{}]", raw.list.eval(pl.element().fill_null("null")).list.join(",")
@@ -221,6 +264,10 @@ def _field(spec_field: RecordField) -> tuple[dict[str, pl.Expr], list[_Check]]:
 
     if spec_field.kind in ("int", "float"):
         parsed, more = _number(spec_field, _text(raw), name)
+        return {name: parsed}, checks + more
+
+    if spec_field.kind == "seconds":
+        parsed, more = _seconds(spec_field, _text(raw), name)
         return {name: parsed}, checks + more
 
     if spec_field.kind == "bool":
@@ -335,7 +382,7 @@ def parsed_schema(spec: RecordSpec) -> dict[str, pl.DataType]:
         if spec_field.kind == "resources":
             for member in RESOURCE_MEMBERS:
                 types[f"{spec_field.name}_{member}"] = pl.Float64()
-        elif spec_field.kind == "int":
+        elif spec_field.kind in ("int", "seconds"):
             types[spec_field.name] = pl.Int64()
         elif spec_field.kind == "float":
             types[spec_field.name] = pl.Float64()
