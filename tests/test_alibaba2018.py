@@ -92,8 +92,10 @@ def test_dag_edges_from_task_names(store):
 
 
 def test_units_cores_and_normalized_memory(store):
-    processes = store.read("processes").filter(pl.col("group_id") == 1).sort(
-        "process_index", "attempt"
+    processes = (
+        store.read("processes")
+        .filter(pl.col("group_id") == 1)
+        .sort("process_index", "attempt")
     )
     assert processes["cpu_request"].to_list() == [1.0, 1.0, 1.0]
     assert processes["memory_request"].to_list() == [0.005, 0.005, 0.005]
