@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import functools
 import http.server
+import itertools
 import json
 import shutil
 import subprocess
@@ -17,7 +18,7 @@ import pytest
 from muosm_perf.analysis.bus import counts_per_bin, index_of_dispersion, message_bus
 from muosm_perf.analysis.faults import fault_cells, up_and_repair_times
 from muosm_perf.analysis.schedulers import (
-    load_series,
+    average_load,
     open_intervals,
     pending_intervals,
     scheduler_summary,
@@ -163,14 +164,18 @@ def test_open_intervals_end_before_start_at_same_instant():
     assert open_intervals(np.array([0, 5]), np.array([5, 9]), 0, 10)[1] == 1
 
 
-def test_load_series_matches_direct_count():
+def test_average_load_matches_direct_integration():
     rng = np.random.default_rng(7)
     starts = rng.integers(0, 100, size=200)
     ends = starts + rng.integers(0, 30, size=200)
     weights = rng.random(200)
-    grid = np.arange(0, 130, 3)
-    direct = [weights[(starts <= t) & (t < ends)].sum() for t in grid]
-    assert load_series(starts, ends, weights, grid) == pytest.approx(direct)
+    edges = np.array([0, 10, 25, 60, 130])
+    # Integrate the open weight second by second (times are whole seconds).
+    open_weight = np.array(
+        [weights[(starts <= t) & (t < ends)].sum() for t in range(130)]
+    )
+    direct = [open_weight[low:high].mean() for low, high in itertools.pairwise(edges)]
+    assert average_load(starts, ends, weights, edges) == pytest.approx(direct)
 
 
 SWF = """\

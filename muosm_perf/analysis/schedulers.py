@@ -107,24 +107,36 @@ def open_intervals(
     return average, float(level.max())
 
 
-def load_series(
+def average_load(
     starts_us: np.ndarray,
     ends_us: np.ndarray,
     weights: np.ndarray,
-    grid_us: np.ndarray,
+    edges_us: np.ndarray,
 ) -> np.ndarray:
-    """Sum the weights of the intervals ``[start, end)`` open at each grid time."""
-    starts = np.asarray(starts_us)
-    ends = np.asarray(ends_us)
+    """Return the time-averaged weight of open intervals in each bin of ``edges``.
+
+    Intervals are ``[start, end)``. The average over a bin is exact: the integral
+    of the summed weights of the open intervals over the bin, divided by its
+    width. The integral up to ``t`` is ``sum(w * (t - start))`` over started
+    intervals minus ``sum(w * (t - end))`` over ended ones, computed from sorted
+    running sums.
+    """
+    starts = np.asarray(starts_us, dtype=np.float64)
+    ends = np.asarray(ends_us, dtype=np.float64)
     weight = np.asarray(weights, dtype=np.float64)
-    by_start = np.argsort(starts, kind="stable")
-    begun = np.concatenate(([0.0], np.cumsum(weight[by_start])))
-    opened = begun[np.searchsorted(starts[by_start], grid_us, side="right")]
-    by_end = np.argsort(ends, kind="stable")
-    done = np.concatenate(([0.0], np.cumsum(weight[by_end])))
-    closed = done[np.searchsorted(ends[by_end], grid_us, side="right")]
-    # Clamp the rounding residue of the difference of two running sums.
-    return np.maximum(opened - closed, 0.0)
+    edges = np.asarray(edges_us, dtype=np.float64)
+
+    def integral_of(times: np.ndarray) -> np.ndarray:
+        order = np.argsort(times, kind="stable")
+        sorted_times = times[order]
+        total = np.concatenate(([0.0], np.cumsum(weight[order])))
+        moments = np.concatenate(([0.0], np.cumsum(weight[order] * sorted_times)))
+        count = np.searchsorted(sorted_times, edges, side="right")
+        return edges * total[count] - moments[count]
+
+    cumulative = integral_of(starts) - integral_of(ends)
+    widths = np.diff(edges)
+    return np.diff(cumulative) / np.where(widths > 0, widths, np.nan)
 
 
 def instants_known_share(processes: pl.DataFrame) -> float | None:

@@ -29,9 +29,8 @@ from muosm_perf.analysis.characterize import (
     scheduling_delays,
 )
 from muosm_perf.analysis.faults import fault_cells
-from muosm_perf.analysis.occupancy import default_grid
 from muosm_perf.analysis.schedulers import (
-    load_series,
+    average_load,
     open_intervals,
     scheduler_summary,
 )
@@ -52,6 +51,9 @@ from muosm_perf.report.document import (
 )
 
 logger = logging.getLogger(__name__)
+
+SERIES_BINS = 200
+"""Bins of the predicted utilization series in the figure."""
 
 PRIMITIVES = (
     "distributed process",
@@ -168,10 +170,11 @@ def predict_swf(
     busy, _ = open_intervals(starts, ends.astype(np.float64), start, end, processors)
     prediction["cpu_utilization"] = None if busy is None else busy / capacity
 
-    # Utilization over the replayed span, on the store report's default grid.
-    grid = default_grid(start, max(end, start + 1))
-    load = load_series(starts, ends, processors, grid) / capacity
-    fraction = (grid - start) / max(end - start, 1)
+    # Utilization over the replayed span, averaged over each of SERIES_BINS bins.
+    edges = np.linspace(start, end, SERIES_BINS + 1)
+    load = average_load(starts, ends, processors, edges) / capacity
+    fraction = (edges[:-1] + edges[1:]) / 2
+    fraction = (fraction - start) / max(end - start, 1)
     return prediction, waits, (fraction, load, "predicted")
 
 
@@ -535,9 +538,11 @@ def write_comparison(
     """
     systems = compare(stores, labels=labels, replay_policy=replay_policy)
     title = "muosm-perf comparison: " + ", ".join(s.label for s in systems)
+    colours = compare_figures.system_colours([s.label for s in systems])
     with ReportFolder(destination) as folder:
         compare_figures.run_time_cdf(
             {s.label: s.samples["run_time_s"] for s in systems},
+            colours,
             folder / "run_time_cdf.png",
         )
         compare_figures.delay_cdf(
@@ -551,6 +556,7 @@ def write_comparison(
                 for s in systems
                 if "predicted_delay_s" in s.samples
             },
+            colours,
             folder / "delay_cdf.png",
         )
         compare_figures.utilization(
@@ -559,10 +565,11 @@ def write_comparison(
                 for s in systems
                 if s.utilization_series is not None
             },
+            colours,
             folder / "utilization.png",
         )
         compare_figures.dispersion(
-            {s.label: s.bus["idc"] for s in systems}, folder / "dispersion.png"
+            {s.label: s.bus["idc"] for s in systems}, colours, folder / "dispersion.png"
         )
         sections = [
             _mapping_section(systems),

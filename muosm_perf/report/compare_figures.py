@@ -1,12 +1,13 @@
 """Matplotlib figures that put several systems side by side.
 
 Each function draws one figure with one line per system, saves it as PNG through
-the store report's saver and closes it.
+the store report's saver and closes it. ``colours`` maps every system to its
+colour, so that a system keeps its colour in every figure.
 """
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 
 import matplotlib as mpl
@@ -21,8 +22,9 @@ COLOURS = ("#4c72b0", "#dd8452", "#55a868", "#c44e52", "#8172b3", "#937860")
 """Line colour of the n-th system (cycled)."""
 
 
-def _colour(index: int) -> str:
-    return COLOURS[index % len(COLOURS)]
+def system_colours(labels: Sequence[str]) -> dict[str, str]:
+    """Give each system, in order, a colour of :data:`COLOURS`."""
+    return {label: COLOURS[i % len(COLOURS)] for i, label in enumerate(labels)}
 
 
 def _cdf(axis, sample: np.ndarray, colour: str, style: str, label: str) -> bool:
@@ -49,12 +51,14 @@ def _finish_cdf(axis, drawn: bool, xlabel: str, title: str, empty: str) -> None:
     axis.set_title(title)
 
 
-def run_time_cdf(samples: Mapping[str, np.ndarray], path: Path) -> Path:
+def run_time_cdf(
+    samples: Mapping[str, np.ndarray], colours: Mapping[str, str], path: Path
+) -> Path:
     """Plot the CDF of attempt run times (seconds) of each system."""
     figure, axis = plt.subplots(figsize=(7.5, 4.5))
     drawn = False
-    for index, (label, sample) in enumerate(samples.items()):
-        drawn |= _cdf(axis, sample, _colour(index), "-", f"{label} (n={len(sample):,})")
+    for label, sample in samples.items():
+        drawn |= _cdf(axis, sample, colours[label], "-", f"{label} (n={len(sample):,})")
     _finish_cdf(
         axis,
         drawn,
@@ -68,13 +72,14 @@ def run_time_cdf(samples: Mapping[str, np.ndarray], path: Path) -> Path:
 def delay_cdf(
     observed: Mapping[str, np.ndarray],
     predicted: Mapping[str, np.ndarray],
+    colours: Mapping[str, str],
     path: Path,
 ) -> Path:
     """Plot scheduling delay CDFs: observed (solid) and replay-predicted (dashed)."""
     figure, axis = plt.subplots(figsize=(7.5, 4.5))
     drawn = False
-    for index, label in enumerate(dict.fromkeys([*observed, *predicted])):
-        colour = _colour(index)
+    for label in colours:
+        colour = colours[label]
         if label in observed:
             sample = observed[label]
             drawn |= _cdf(
@@ -95,16 +100,20 @@ def delay_cdf(
     return _save(figure, path)
 
 
-def dispersion(indexes: Mapping[str, Mapping[str, float | None]], path: Path) -> Path:
+def dispersion(
+    indexes: Mapping[str, Mapping[str, float | None]],
+    colours: Mapping[str, str],
+    path: Path,
+) -> Path:
     """Plot the index of dispersion of event counts against the bin width."""
     figure, axis = plt.subplots(figsize=(7.5, 4.5))
     drawn = False
-    for index, (label, by_width) in enumerate(indexes.items()):
+    for label, by_width in indexes.items():
         points = [(float(w), v) for w, v in by_width.items() if v is not None and v > 0]
         if not points:
             continue
         widths, values = zip(*sorted(points), strict=True)
-        axis.plot(widths, values, "o-", color=_colour(index), label=label)
+        axis.plot(widths, values, "o-", color=colours[label], label=label)
         drawn = True
     axis.axhline(1.0, color="#888888", linestyle=":", label="Poisson (IDC = 1)")
     axis.set_xscale("log")
@@ -120,7 +129,9 @@ def dispersion(indexes: Mapping[str, Mapping[str, float | None]], path: Path) ->
 
 
 def utilization(
-    series: Mapping[str, tuple[np.ndarray, np.ndarray, str]], path: Path
+    series: Mapping[str, tuple[np.ndarray, np.ndarray, str]],
+    colours: Mapping[str, str],
+    path: Path,
 ) -> Path:
     """Plot CPU utilization over the fraction of each system's window elapsed.
 
@@ -129,7 +140,7 @@ def utilization(
     """
     figure, axis = plt.subplots(figsize=(7.5, 4.2))
     drawn = False
-    for index, (label, (fraction, values, kind)) in enumerate(series.items()):
+    for label, (fraction, values, kind) in series.items():
         if len(fraction) == 0:
             continue
         style = "-" if kind == "observed" else "--"
@@ -137,7 +148,7 @@ def utilization(
             fraction,
             100 * np.asarray(values, dtype=np.float64),
             style,
-            color=_colour(index),
+            color=colours[label],
             label=f"{label}, {kind}",
         )
         drawn = True
