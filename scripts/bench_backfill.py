@@ -1,8 +1,8 @@
 """Benchmark the FCFS/EASY replay kernel against its pure-Python reference.
 
-A seeded synthetic workload of rigid jobs (Poisson submits, log-uniform processor
-counts up to the machine, log-normal run times, estimates 1-3 times the run time)
-is replayed by both on the same jobs, then by the kernel alone on a larger
+The workload is seeded and synthetic: rigid jobs with Poisson submits, log-uniform
+processor counts up to the machine, log-normal run times and estimates 1-3 times
+the run time. Both replay the same jobs, then the kernel alone replays a larger
 workload. The first kernel call, which compiles, is timed apart. Times are
 medians of ``--repeats`` runs; the last line printed is one JSON object.
 

@@ -218,5 +218,5 @@ def test_bad_identifier_rejected(tmp_path):
 
 
 def test_empty_folder(tmp_path):
-    with pytest.raises(TraceNotFoundError, match="holds no table of the Alibaba"):
+    with pytest.raises(TraceNotFoundError, match="contains no table of the Alibaba"):
         ingest_alibaba_2018(tmp_path, tmp_path / "store")

@@ -150,10 +150,11 @@ def test_pending_intervals():
 def test_open_intervals_exact_average_and_peak():
     starts = np.array([0, 1, 4, 6])
     ends = np.array([10, 5, 8, np.nan])
-    # Over [1, 11): lengths 9 + 4 + 4 + 5 = 22 attempt-microseconds in 10.
+    # Over [1, 11) the open lengths are 9 + 4 + 4 + 5 = 22 in a window of 10.
     mean, peak = open_intervals(starts, ends, 1, 11)
     assert mean == pytest.approx(2.2)
-    assert peak == 3  # at 6: [0,10), [4,8), [6,...); [1,5) has ended
+    # At 6, [0, 10), [4, 8) and [6, end) are open, and [1, 5) has ended.
+    assert peak == 3
     weighted, _ = open_intervals(starts, ends, 1, 11, np.array([1, 1, 2, 0.5]))
     assert weighted == pytest.approx((9 + 4 + 8 + 2.5) / 10)
     assert open_intervals(np.array([]), np.array([]), 0, 10) == (None, None)

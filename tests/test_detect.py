@@ -67,7 +67,7 @@ def test_two_formats_are_ambiguous(tmp_path):
     touch(tmp_path / "batch_task.csv")
     with pytest.raises(
         ParameterError,
-        match=r"ambiguous: it holds files of 2 formats: google-2019 "
+        match=r"ambiguous: it contains files of 2 formats: google-2019 "
         r"\(machine_events-000000000000\.json\.gz\); alibaba-2018 \(batch_task\.csv\)",
     ):
         detect_format(tmp_path)
@@ -76,7 +76,7 @@ def test_two_formats_are_ambiguous(tmp_path):
 def test_two_swf_logs_need_a_choice(tmp_path):
     touch(tmp_path / "a.swf", SWF_LINE)
     touch(tmp_path / "b.swf", SWF_LINE)
-    with pytest.raises(ParameterError, match=r"holds 2 SWF logs \(a\.swf, b\.swf\)"):
+    with pytest.raises(ParameterError, match=r"contains 2 SWF logs \(a\.swf, b\.swf\)"):
         detect_format(tmp_path)
 
 

@@ -423,7 +423,7 @@ def test_mostly_invalid_file_stops_ingest(tmp_path):
 
 
 def test_empty_folder_names_expected_files(tmp_path):
-    with pytest.raises(TraceNotFoundError, match="holds no Google 2019 export file"):
+    with pytest.raises(TraceNotFoundError, match="contains no Google 2019 export file"):
         ingest_google_2019(tmp_path, tmp_path / "store")
 
 

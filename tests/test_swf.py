@@ -203,7 +203,7 @@ def test_mostly_invalid_log_stops(tmp_path):
 def test_folder_with_two_logs_is_ambiguous(tmp_path):
     write_log(tmp_path / "a.swf", [fields(1, 0, 0, 1, 1, 1)])
     write_log(tmp_path / "b.swf.gz", [fields(1, 0, 0, 1, 1, 1)], compress=True)
-    with pytest.raises(ParameterError, match="holds 2 SWF logs"):
+    with pytest.raises(ParameterError, match="contains 2 SWF logs"):
         ingest_swf(tmp_path, tmp_path / "store")
 
 

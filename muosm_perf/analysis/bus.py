@@ -3,8 +3,8 @@
 The bus of a trace is the stream of lifecycle transitions of its processes and
 groups. Its load is the event rate; its burstiness is the index of dispersion of
 counts (IDC): the variance of the number of events in consecutive bins of ``T``
-seconds divided by their mean. A Poisson stream has an IDC of 1 at every ``T``;
-clustered events give an IDC above 1, growing with ``T`` while the clusters are
+seconds divided by their mean. A Poisson stream has an IDC of 1 at every ``T``.
+Clustered events give an IDC above 1, which grows with ``T`` while the clusters are
 longer than the bins.
 """
 

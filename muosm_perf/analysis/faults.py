@@ -3,8 +3,8 @@
 A machine is up from an ADD (or from the window start, if it was added before the
 window) to its next REMOVE (or the window end). The mean time between failures is
 taken as the total up time of all machines divided by the number of REMOVEs of
-machines that were up, and the mean time to repair as the mean time from a REMOVE
-to the machine's next ADD inside the window. A REMOVE may be a failure or planned
+machines that were up. The mean time to repair is the mean time from a REMOVE to
+the machine's next ADD inside the window. A REMOVE may be a failure or planned
 maintenance: the traces do not say which, so both figures count every removal.
 """
 
@@ -24,8 +24,8 @@ def fault_window(store: TraceStore) -> tuple[int, int] | None:
 
     It spans the store's window (its transitions) and every known time of its
     machine events, since a trace may record machines over a longer period than
-    the processes read (the Google 2011 sample holds 29 days of machine events and
-    the first hours of task events).
+    the processes read. The Google 2011 sample, for one, contains 29 days of
+    machine events but only the first hours of task events.
     """
     bounds = (
         store.scan("cell_events")

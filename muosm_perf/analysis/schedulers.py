@@ -1,10 +1,11 @@
 """The scheduler view of a store: delay per band, queue length and utilization.
 
-The queue holds the attempts that were submitted and not yet placed: an attempt is
-pending from its SUBMIT (the window start if it was submitted before the window)
-to its SCHEDULE, or to its end if it ended while pending, or to the window end if
-it was still pending then. Attempts whose submit or schedule instant the trace
-does not record are left out and counted, never taken as pending for 0 s.
+The queue contains the attempts that were submitted and not yet placed. An attempt
+is pending from its SUBMIT (the window start if it was submitted before the window)
+until its SCHEDULE. If it ended while pending, it is pending until its end, and if
+it was still pending at the window end, until then. Attempts whose submit or
+schedule instant the trace does not record are left out and counted, never taken
+as pending for 0 s.
 """
 
 from __future__ import annotations

@@ -14,7 +14,7 @@ from muosm_perf.analysis.characterize import distribution_summary
 from muosm_perf.model.store import TraceStore
 
 OUTCOMES = ("FINISH", "FAIL", "KILL", "EVICT", "LOST", "running_at_end", "end_unknown")
-"""How an attempt can end, as :func:`process_summary` counts them."""
+"""Outcomes of an attempt that :func:`process_summary` counts."""
 
 
 def outcome() -> pl.Expr:

@@ -11,9 +11,9 @@ order:
    the earliest instant at which enough processors are free if every running job
    ends at its estimate (an overdue job is taken to end now). The *extra*
    processors are those free at the shadow time beyond what the head needs;
-5. EASY then scans the rest of the queue in order and starts a job now if it fits
-   in the free processors and either ends by its estimate no later than the shadow
-   time, or uses no more than the extra processors (which it then consumes).
+5. EASY then scans the rest of the queue in order. A job starts now if it fits in
+   the free processors and either ends by its estimate no later than the shadow
+   time, or uses no more than the extra processors, which it then consumes.
 
 This is FCFS with backfilling as the EASY scheduler introduced it: later jobs may
 start ahead of their turn provided they do not delay the first queued job (Tsafrir,
@@ -31,7 +31,7 @@ from muosm_perf.errors import ParameterError
 from muosm_perf.kernels._numba import NULL_INT, njit
 
 POLICIES = ("fcfs", "easy")
-"""Queueing policies :func:`replay_schedule` knows."""
+"""Queueing policies :func:`replay_schedule` accepts."""
 
 MAX_TIME = 2**62
 """Largest time accepted; sums of two times stay below 2^63-1."""

@@ -129,8 +129,8 @@ GOOGLE_2019_EVENTS = {
     10: Event.UPDATE_RUNNING,
 }
 
-# Google 2019 machine event codes → canonical cell events (0 is EVENT_TYPE_UNKNOWN,
-# which the proto says should never happen, and is rejected).
+# Google 2019 machine event codes → canonical cell events. Code 0 is
+# EVENT_TYPE_UNKNOWN, which should never occur by the v3 proto file; it is rejected.
 GOOGLE_2019_CELL_EVENTS = {1: CellEvent.ADD, 2: CellEvent.REMOVE, 3: CellEvent.UPDATE}
 
 GOOGLE_2019_TIERS = (

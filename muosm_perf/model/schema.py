@@ -175,10 +175,10 @@ USAGE = pl.Schema(
 ``over_capacity`` flags a usage above the machine's normalized capacity; such rows are
 real measurements and are kept as they are, never clipped.
 
-``cpu_usage_percentiles`` holds the 0th, 10th, ..., 100th percentiles of the CPU usage
-samples of the window and ``cpu_usage_tail_percentiles`` the 91st to 99th (Google 2019
-``cpu_usage_distribution`` and ``tail_cpu_usage_distribution``); both are null where
-the trace has no distribution.
+``cpu_usage_percentiles`` contains the 0th, 10th, ..., 100th percentiles of the CPU
+usage samples of the window and ``cpu_usage_tail_percentiles`` the 91st to 99th
+(Google 2019 ``cpu_usage_distribution`` and ``tail_cpu_usage_distribution``). Both
+are null where the trace has no distribution.
 """
 
 QUARANTINE = pl.Schema(

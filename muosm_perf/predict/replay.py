@@ -31,7 +31,7 @@ def swf_capacity(store: TraceStore) -> int:
     """
     if store.source_format != "swf":
         raise ParameterError(
-            f"{store.path} holds a {store.source_format} trace; only SWF stores can "
+            f"{store.path} contains a {store.source_format} trace; only SWF stores can "
             "be replayed as rigid jobs on one machine"
         )
     capacity = store.read("cells")["cpu_capacity"].drop_nulls()

@@ -1,9 +1,13 @@
 """Side-by-side comparison of trace stores in μ-OSM terms.
 
 Every system (a store) is summarized by the same four views, computed from its
-canonical tables: distributed processes (counts, sizes, durations, attempts),
-schedulers (delay by band, queue length, utilization), the message bus (event
-rate and burstiness) and fault cells (churn, MTBF). A first table says what each
+canonical tables:
+
+- distributed processes: counts, sizes, durations and attempts;
+- schedulers: delay by band, queue length and utilization;
+- the message bus: event rate and burstiness;
+- fault cells: churn, MTBF and MTTR.
+ A first table says what each
 system's native concepts are in μ-OSM terms. SWF logs without wait times are also
 replayed (FCFS or EASY) so that their scheduler has predicted figures, marked as
 such; nothing unknown is shown as 0.

@@ -1,12 +1,13 @@
 """Typed fields of nested trace records, parsed from text with row-by-row validation.
 
-Readers of formats with nested records (the Google 2019 exports in JSON, CSV and
-Parquet) first bring every file into one *raw* layout: a column per field whose
-leaves are strings (the exact text of each number), structs of strings for resource
-pairs and lists of strings for repeated fields, plus ``line`` (the 1-based line or
-row number), ``raw`` (the record's text) and ``_reason`` (set where the record could
-not even be decoded). :func:`validate_records` then parses every leaf with the type
-its field specification gives. Integers are parsed from their decimal text, never
+Readers first bring every file into one *raw* layout, whatever its format (JSON,
+CSV or Parquet exports of Google 2019, headerless CSV of Alibaba 2018, SWF lines).
+The layout has a column per field whose leaves are strings: the exact text of each
+number, structs of strings for resource pairs, lists of strings for repeated fields.
+Beside them are ``line`` (the 1-based line or row number), ``raw`` (the record's
+text) and ``_reason`` (set where the record could not even be decoded).
+:func:`validate_records` then parses every leaf with the type its field
+specification gives. Integers are parsed from their decimal text, never
 through a float, so every 64-bit value is exact. A record that fails a check is not
 dropped: it goes to the quarantine table with the column, the value and the reason.
 """
@@ -69,16 +70,23 @@ class RecordField:
         ``resources`` field gives two columns, ``<name>_cpus`` and
         ``<name>_memory``).
     kind
-        ``int`` (exact Int64), ``float`` (finite Float64), ``seconds`` (a time in
-        seconds, whole or fractional, parsed into Int64 microseconds: whole seconds
-        exactly, fractions rounded to the nearest microsecond), ``numbered_id`` (a
-        name such as ``m_1932``: letters, an underscore and up to 18 digits, parsed
-        into the Int64 number), ``bool`` (``true``,
-        ``false``, ``1`` or ``0``), ``string``, ``resources`` (a struct of ``cpus``
-        and ``memory``), ``int_list`` (a repeated integer: an absent field is an empty
-        list), ``float_list`` (a repeated float of exactly ``length`` values: an
-        absent or empty field is null) or ``constraints`` (a repeated struct of
-        ``name``, ``value`` and ``relation``).
+        One of:
+
+        - ``int``: exact Int64;
+        - ``float``: finite Float64;
+        - ``seconds``: a time in seconds, whole or fractional, parsed into Int64
+          microseconds (whole seconds exactly, fractions rounded to the nearest
+          microsecond);
+        - ``numbered_id``: a name such as ``m_1932`` (letters, an underscore and up
+          to 18 digits), parsed into its Int64 number;
+        - ``bool``: ``true``, ``false``, ``1`` or ``0``;
+        - ``string``;
+        - ``resources``: a struct of ``cpus`` and ``memory``;
+        - ``int_list``: a repeated integer, where an absent field is an empty list;
+        - ``float_list``: a repeated float of exactly ``length`` values, where an
+          absent or empty field is null;
+        - ``constraints``: a repeated struct of ``name``, ``value`` and
+          ``relation``.
     mandatory
         Whether an absent field rejects the record.
     allowed
@@ -274,6 +282,7 @@ def _seconds(spec_field: RecordField, text: pl.Expr, column: str) -> _Parsed:
     fraction = text.cast(pl.Float64, strict=False)
     scaled = fraction * 1e6
     fits = scaled.is_finite() & (scaled.abs() < 2.0**63)
+
     value = (
         pl.when(whole.is_not_null())
         .then(pl.when(whole.abs() <= MAX_SECONDS).then(whole * 1_000_000))
@@ -518,10 +527,10 @@ def validate_records(raw: pl.DataFrame, spec: RecordSpec, label: str) -> RecordR
     Returns
     -------
     RecordResult
-        ``accepted`` has the columns of :func:`parsed_schema`; ``rejected`` has the
-        quarantine schema, with the first failing check of each record (field
-        checks in field order, then row checks); ``sentinels`` counts the missing
-        markers turned into nulls in accepted records, by column.
+        ``accepted`` has the columns of :func:`parsed_schema`. ``rejected`` has the
+        quarantine schema and the first failing check of each record: field checks
+        in field order, then row checks. ``sentinels`` counts the missing markers
+        turned into nulls in accepted records, by column.
     """
     columns: dict[str, pl.Expr] = {}
     flags: dict[str, pl.Expr] = {}

@@ -3,10 +3,10 @@
 Mapping onto μ-OSM:
 
 - a batch *instance* is a distributed process keyed by (task group, instance
-  number), one attempt per ``batch_instance`` row; a batch *task* (all instances of
-  one ``task_name`` in one ``job_name``) is a process group, and the job's DAG,
-  encoded in task names (``M2_1`` is task 2 and waits for task 1), becomes
-  ``dag`` edges in ``group_dependencies``;
+  number), with one attempt per ``batch_instance`` row;
+- a batch *task* (all instances of one ``task_name`` in one ``job_name``) is a
+  process group. The job's DAG, encoded in task names (``M2_1`` is task 2 and waits
+  for task 1), becomes ``dag`` edges in ``group_dependencies``;
 - an online *container* is a distributed process in the group of its application
   (``app_du``), placed at its first ``container_meta`` row;
 - a machine is a fault cell; its two failure domains, joined as
@@ -85,11 +85,11 @@ def find_tables(trace_dir: Path) -> dict[str, list[Path]]:
     Raises
     ------
     TraceNotFoundError
-        If the folder does not exist or holds none of the six tables.
+        If the folder does not exist or contains none of the six tables.
     """
     if not trace_dir.is_dir():
         raise TraceNotFoundError(
-            f"trace folder not found: {trace_dir}; pass the folder that holds the "
+            f"trace folder not found: {trace_dir}; pass the folder that contains the "
             "extracted machine_meta.csv, batch_task.csv, ... files"
         )
     found = {
@@ -99,7 +99,7 @@ def find_tables(trace_dir: Path) -> dict[str, list[Path]]:
     }
     if not found:
         raise TraceNotFoundError(
-            f"{trace_dir} holds no table of the Alibaba 2018 trace; expected "
+            f"{trace_dir} contains no table of the Alibaba 2018 trace; expected "
             + ", ".join(f"{s.name}.csv" for s in TABLE_SPECS)
             + " (extracted from the .tar.gz downloads; .csv.gz also works)"
         )
@@ -123,6 +123,7 @@ class _Reader:
         raw = read_headerless(path, spec, label=label)
         result = validate_records(raw, spec, label)
         check_rejected_share(label, result, self.max_rejected_fraction)
+
         file_index = len(self.writer.manifest["files"])
         if file_index > 65535:
             raise TraceFormatError(
@@ -130,6 +131,7 @@ class _Reader:
             )
         if result.rejected.height:
             self.writer.write_part("quarantine", result.rejected)
+
         self.writer.manifest["files"].append(
             {
                 "table": spec.name,
@@ -237,7 +239,7 @@ def ingest_alibaba_2018(
     Raises
     ------
     TraceNotFoundError
-        If the folder holds none of the tables.
+        If the folder contains none of the tables.
     TraceFormatError
         If a file cannot be read or has too many invalid rows.
     """

@@ -301,7 +301,7 @@ def container_transitions(
     ``containers`` carries ``source_file`` beside the parsed columns.
     """
     # NOTE: a container that appears on another machine in a later row keeps the
-    # machine of its first row; moves are not modelled as new attempts.
+    # machine of its first row, because moves are not modelled as new attempts.
     apps = groups.filter(pl.col("kind") == "online_app").select("group_id", "app_du")
     time_us, before = _time("time_stamp")
     ordered = (

@@ -2,9 +2,10 @@
 
 The six tables are headerless CSV files (``machine_meta.csv`` ...), with the columns
 of the trace's published schema in file order. Times are seconds since the start
-of the trace period, and a time of 0 or below is "before the trace start" (the
-maintainers' answer about negative timestamps in the trace repository's issue
-tracker: such events happened before the start and should have been 0). Values on
+of the trace period, and a time of 0 or below is "before the trace start". The
+trace maintainers state so in the trace repository's issue tracker, in reply to a
+question about negative timestamps: such events happened before the start and
+should have been 0. Values on
 the trace's normalized 0-100 scale use -1 and 101 to mark invalid measurements.
 """
 

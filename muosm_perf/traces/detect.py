@@ -12,8 +12,8 @@ Each format leaves a distinctive layout:
 - ``swf``: one ``.swf`` or ``.swf.gz`` log (the path itself, or the only one in the
   folder).
 
-A path that matches exactly one layout is that format; one that matches none or
-several is reported with what was found, and the caller must name the format.
+A path that matches exactly one layout is that format. A path that matches none or
+several is reported with what was found, so that the caller can name the format.
 """
 
 from __future__ import annotations
@@ -93,7 +93,7 @@ def detect_format(path: str | Path) -> Detection:
     TraceNotFoundError
         If the path does not exist.
     ParameterError
-        If no format or more than one matches, or a folder holds several SWF
+        If no format or more than one matches, or a folder contains several SWF
         logs; the message lists what was found.
     """
     path = Path(path)
@@ -120,7 +120,7 @@ def detect_format(path: str | Path) -> Detection:
     ]
     if not found:
         raise ParameterError(
-            f"cannot tell the trace format of {path}: it holds no task_events/ "
+            f"cannot tell the trace format of {path}: it contains no task_events/ "
             "shards (google-2011), no exported v3 table such as "
             "machine_events-*.json.gz (google-2019), no machine_meta.csv or "
             "batch_task.csv (alibaba-2018) and no .swf log; name the format "
@@ -129,15 +129,15 @@ def detect_format(path: str | Path) -> Detection:
     if len(found) > 1:
         listed = "; ".join(d.describe() for d in found)
         raise ParameterError(
-            f"the trace format of {path} is ambiguous: it holds files of "
+            f"the trace format of {path} is ambiguous: it contains files of "
             f"{len(found)} formats: {listed}. Name the format instead of auto, or "
             "move the other files away"
         )
     detection = found[0]
     if detection.format == "swf" and len(detection.evidence) > 1:
         raise ParameterError(
-            f"{path} holds {len(detection.evidence)} SWF logs "
-            f"({', '.join(detection.evidence)}); a store holds one log: pass the "
+            f"{path} contains {len(detection.evidence)} SWF logs "
+            f"({', '.join(detection.evidence)}); a store contains one log: pass the "
             "file to ingest"
         )
     logger.info("detected trace format %s", detection.describe())

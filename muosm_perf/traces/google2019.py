@@ -1,10 +1,10 @@
 """Reader of the Google Borg trace "clusterdata_2019" (format v3).
 
-Five tables are read, each from any number of export files (JSON, CSV or Parquet;
-see :mod:`muosm_perf.traces.google2019_exports`) named after the table, in the trace
-folder or in a sub-folder named after the table: ``machine_events``,
-``machine_attributes``, ``collection_events``, ``instance_events`` and
-``instance_usage``. Field names, types and codes follow
+Five tables are read: ``machine_events``, ``machine_attributes``,
+``collection_events``, ``instance_events`` and ``instance_usage``. Each comes from
+any number of export files named after the table, in the trace folder or in a
+folder named after the table, in JSON, CSV or Parquet (see
+:mod:`muosm_perf.traces.google2019_exports`). Field names, types and codes follow
 ``clusterdata_trace_format_v3.proto`` and "Google cluster-usage traces v3" (Wilkes,
 version of 2020-04-01).
 
@@ -199,7 +199,7 @@ COLLECTION_DETAILS = pl.Schema(
 """v3 fields of a collection event that ``group_transitions`` has no column for.
 
 ``max_per_machine`` and ``max_per_switch`` are 0 where there is no limit, as in the
-trace; ``scheduler`` is 0 for the default scheduler and 1 for the batch scheduler.
+trace. ``scheduler`` is 0 for the default scheduler and 1 for the batch scheduler.
 """
 
 
@@ -234,7 +234,7 @@ def _machine(column: str = "machine_id") -> pl.Expr:
 
 
 def _missing_info() -> pl.Expr:
-    """v3 ``missing_type``: null where nothing is missing (0 or absent)."""
+    """Return v3 ``missing_type`` as ``missing_info``: null when nothing is missing."""
     raw = pl.col("missing_type")
     return pl.when(raw != 0).then(raw).cast(pl.Int8)
 
@@ -431,11 +431,11 @@ def find_tables(trace_dir: Path) -> dict[str, list[Path]]:
     Raises
     ------
     TraceNotFoundError
-        If the folder does not exist or holds no export file of any table.
+        If the folder does not exist or contains no export file of any table.
     """
     if not trace_dir.is_dir():
         raise TraceNotFoundError(
-            f"trace folder not found: {trace_dir}; pass the folder that holds the "
+            f"trace folder not found: {trace_dir}; pass the folder that contains the "
             "exported tables, e.g. machine_events-000000000000.json.gz"
         )
     found: dict[str, list[Path]] = {}
@@ -451,7 +451,7 @@ def find_tables(trace_dir: Path) -> dict[str, list[Path]]:
             found[spec.name] = files
     if not found:
         raise TraceNotFoundError(
-            f"{trace_dir} holds no Google 2019 export file; expected files named "
+            f"{trace_dir} contains no Google 2019 export file; expected files named "
             f"after a table ({', '.join(s.name for s in TABLE_SPECS)}) ending in "
             ".json.gz, .json, .csv.gz, .csv or .parquet"
         )

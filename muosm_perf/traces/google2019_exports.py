@@ -12,10 +12,10 @@ of three formats:
   and a repeated field is a column of JSON array text (``["1","2"]`` or ``[1,2]``);
 - Parquet (``.parquet``): native integers, floats, structs and lists.
 
-Every reader here returns the raw layout of :mod:`muosm_perf.traces._records`:
-strings at every leaf (the exact decimal text of each number), ``line`` (the line of
-a JSON or CSV file, the 1-based row of a Parquet file), ``raw`` (the record's text)
-and ``_reason`` (why a record could not be decoded, else null).
+Every reader here returns the raw layout of :mod:`muosm_perf.traces._records`, with
+strings at every leaf (the exact decimal text of each number). ``line`` is the line
+of a JSON or CSV file or the 1-based row of a Parquet file, ``raw`` the record's
+text, and ``_reason`` why a record could not be decoded (null when it could).
 """
 
 from __future__ import annotations
@@ -102,7 +102,7 @@ def decode_json(texts: pl.Series, dtype: pl.DataType) -> tuple[pl.Series, pl.Ser
     """Decode JSON texts with an explicit type, isolating the texts that fail.
 
     Polars decodes a whole column at once and fails on the first bad text; on a
-    failure the column is split in halves until each bad text stands alone, so a
+    failure the column is split in halves until each bad text is alone, so a
     column with ``k`` bad texts of ``n`` takes about ``k log2 n`` extra decodes.
 
     Returns

@@ -27,7 +27,7 @@ READERS: dict[str, Reader] = {
 """Reader function of each format name."""
 
 AUTO = "auto"
-"""Format name that asks :func:`ingest` to detect the format from the file names."""
+"""Format name with which :func:`ingest` detects the format from the file names."""
 
 
 def resolve_format(source_format: str, trace_path: str | Path) -> str:

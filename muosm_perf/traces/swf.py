@@ -7,9 +7,9 @@ where -1 means "missing". Times are seconds since the log start (the header's
 
 Mapping onto μ-OSM:
 
-- each job is a distributed process of one attempt, keyed by (job number, 0); lines
-  that repeat a job number (partial executions of a checkpointed job) are further
-  attempts of it. SWF has no process groups: each job is also its own group;
+- each job is a distributed process of one attempt, keyed by (job number, 0).
+  Lines that repeat a job number (partial executions of a checkpointed job) are
+  further attempts of it. SWF has no process groups: each job is its own group;
 - the machine is one fault cell (ID 1) whose capacity is the header's ``MaxProcs``
   processors (``MaxNodes`` when ``MaxProcs`` is absent); jobs request processors in
   the same unit. Nodes are not cells, because a log does not say on which nodes a
@@ -82,10 +82,10 @@ SWF_END_EVENTS = {
 }
 """SWF status → the event that ends the attempt.
 
-0 failed, 1 completed, 5 cancelled; with checkpointing, 2 is a partial execution to
-be continued (the job was preempted), 3 the last partial execution of a completed
-job and 4 that of a failed job. A missing status (-1) ends the attempt with LOST:
-the job ended, but the log does not say how.
+0 is failed, 1 completed and 5 cancelled. Logs with checkpointing also use 2 for a
+partial execution to be continued (the job was preempted), 3 for the last partial
+execution of a completed job and 4 for that of a failed job. A missing status (-1)
+ends the attempt with LOST: the job ended, but the log does not say how.
 """
 
 _NUMERIC_HEADER_KEYS = (
@@ -233,9 +233,9 @@ def find_log(path: Path) -> Path:
     Raises
     ------
     TraceNotFoundError
-        If the path does not exist, or a folder holds no SWF file.
+        If the path does not exist, or a folder contains no SWF file.
     ParameterError
-        If a folder holds more than one SWF file.
+        If a folder contains more than one SWF file.
     """
     if path.is_file():
         return path
@@ -244,12 +244,13 @@ def find_log(path: Path) -> Path:
     logs = sorted(p for p in path.iterdir() if p.is_file() and is_swf_name(p.name))
     if not logs:
         raise TraceNotFoundError(
-            f"{path} holds no SWF log (a file ending in .swf or .swf.gz)"
+            f"{path} contains no SWF log (a file ending in .swf or .swf.gz)"
         )
     if len(logs) > 1:
         raise ParameterError(
-            f"{path} holds {len(logs)} SWF logs ({', '.join(p.name for p in logs)}); "
-            "a store holds one log: pass the file to ingest"
+            f"{path} contains {len(logs)} SWF logs "
+            f"({', '.join(p.name for p in logs)}); a store contains one log: pass "
+            "the file to ingest"
         )
     return logs[0]
 
@@ -275,6 +276,7 @@ def _event_rows(jobs: pl.DataFrame) -> pl.DataFrame:
         .replace_strict(end_names, default=None, return_dtype=pl.String)
         .fill_null(Event.LOST.name)
     )
+
     common = [
         pl.col("job_number").alias("group_id"),
         pl.lit(0, dtype=pl.Int64).alias("process_index"),
@@ -288,6 +290,7 @@ def _event_rows(jobs: pl.DataFrame) -> pl.DataFrame:
         pl.lit(None, dtype=pl.Int64).alias("cell_id"),
         requested.cast(pl.Float64).alias("cpu_request"),
     )
+    # A job cancelled before it started has no SCHEDULE, and ends off any cell.
     schedules = jobs.filter(~never_started).select(
         *common,
         schedule.alias("time_us"),
@@ -365,7 +368,7 @@ def machine_cell_events(header: dict[str, Any]) -> pl.DataFrame:
 
 
 def _no_band(priority: pl.Expr) -> pl.Expr:
-    """SWF logs have no priorities: every attempt's band is null."""
+    """Return a null band for every attempt: SWF logs have no priorities."""
     del priority
     return pl.lit(None, dtype=BAND_DTYPE)
 
@@ -412,7 +415,7 @@ def ingest_swf(
     Parameters
     ----------
     trace_path
-        The log (``.swf`` or ``.swf.gz``), or a folder holding exactly one.
+        The log (``.swf`` or ``.swf.gz``), or a folder containing exactly one.
     store_path
         Destination store folder; an existing store there is replaced only when the
         new one is complete.
