@@ -1,0 +1,1 @@
+"""Slow, obviously correct pure-Python versions of the kernels, for tests."""
