@@ -73,7 +73,7 @@ def test_overloaded_node_raises_with_its_name():
 
 
 def test_routing_rows_above_one_rejected():
-    with pytest.raises(ParameterError, match="routing row 0 sums to 1.2"):
+    with pytest.raises(ParameterError, match=r"routing row 0 sums to 1\.2"):
         solve_traffic_equations([1.0, 0.0], [[0.6, 0.6], [0.0, 0.0]])
 
 

@@ -82,15 +82,15 @@ def solve_traffic_equations(
     if (matrix < 0).any() or not np.isfinite(matrix).all():
         i, j = np.argwhere((matrix < 0) | ~np.isfinite(matrix))[0]
         raise ParameterError(
-            f"routing[{i}, {j}] = {float(matrix[i, j])!r} is not a probability; use values "
-            "in [0, 1]"
+            f"routing[{i}, {j}] = {float(matrix[i, j])!r} is not a probability; "
+            "use values in [0, 1]"
         )
     sums = matrix.sum(axis=1)
     if (sums > 1.0 + ROW_SUM_TOLERANCE).any():
         i = int(np.argmax(sums > 1.0 + ROW_SUM_TOLERANCE))
         raise ParameterError(
-            f"routing row {i} sums to {float(sums[i])!r}, above 1; the probabilities of "
-            "leaving node i for each node (and out) must add up to 1"
+            f"routing row {i} sums to {float(sums[i])!r}, above 1; the "
+            "probabilities of leaving node i for each node (and out) must add up to 1"
         )
     if gamma.sum() <= 0:
         raise ParameterError(
@@ -150,7 +150,8 @@ class JacksonNetwork:
                     f"node {i} of the Jackson network has no steady state: its total "
                     f"arrival rate {float(rates[i])!r} (external plus routed) is at or "
                     f"above its capacity {float(capacity)!r} ({servers[i]} servers x "
-                    f"{float(mu[i])!r}); lower the arrivals or feedback, or add capacity"
+                    f"{float(mu[i])!r}); lower the arrivals or feedback, or add "
+                    "capacity"
                 )
             # A node that no job reaches carries no load and has no queue.
             nodes.append(
