@@ -1,0 +1,73 @@
+"""Service and inter-arrival distributions for the simulation drivers.
+
+The drivers accept any object with SciPy's frozen-distribution methods
+``rvs(size=..., random_state=...)``, ``mean()`` and ``var()``: a frozen
+``scipy.stats`` distribution, a fitted distribution from :mod:`muosm_perf.fitting`,
+or :class:`Deterministic` below, which SciPy lacks.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Protocol
+
+import numpy as np
+import scipy.stats
+
+from muosm_perf.queueing._checks import positive
+
+
+class Distribution(Protocol):
+    """What a simulation driver needs from a distribution."""
+
+    def rvs(self, size: int, random_state: np.random.Generator) -> np.ndarray:
+        """Draw ``size`` values."""
+
+    def mean(self) -> float:
+        """Return the mean."""
+
+    def var(self) -> float:
+        """Return the variance."""
+
+
+@dataclass(frozen=True)
+class Deterministic:
+    """A constant ``value`` > 0, as a distribution with zero variance."""
+
+    value: float
+
+    def __post_init__(self) -> None:
+        positive("value", self.value)
+
+    def rvs(
+        self, size: int, random_state: np.random.Generator | None = None
+    ) -> np.ndarray:
+        """Return ``size`` copies of the value (``random_state`` is not used)."""
+        return np.full(size, float(self.value))
+
+    def mean(self) -> float:
+        """Return the value."""
+        return float(self.value)
+
+    def var(self) -> float:
+        """Return 0."""
+        return 0.0
+
+    def cdf(self, x: object) -> np.ndarray:
+        """Return 1 where x >= value and 0 below."""
+        return (np.asarray(x, dtype=float) >= self.value).astype(float)
+
+    def ppf(self, q: object) -> np.ndarray:
+        """Return the value for every level."""
+        return np.full(np.shape(q), float(self.value))
+
+
+def exponential(rate: float) -> scipy.stats.rv_continuous:
+    """Return the exponential distribution with ``rate`` events per unit time."""
+    return scipy.stats.expon(scale=1.0 / float(positive("rate", rate)))
+
+
+def squared_coefficient_of_variation(distribution: Distribution) -> float:
+    """Return Var / mean², the c² that the approximations take."""
+    mean = float(distribution.mean())
+    return float(distribution.var()) / (mean * mean)
