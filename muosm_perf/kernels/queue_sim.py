@@ -103,7 +103,7 @@ def check_customers(
         if bad.any():
             index = int(np.argmax(bad))
             raise ParameterError(
-                f"{name}[{index}] is {array[index]!r}; pass finite numbers"
+                f"{name}[{index}] is {float(array[index])!r}; pass finite numbers"
             )
     if arrivals.shape[0] > 1:
         steps = np.diff(arrivals)
@@ -111,12 +111,12 @@ def check_customers(
             index = int(np.argmax(steps < 0)) + 1
             raise ParameterError(
                 f"arrival_times must be non-decreasing, but arrival_times[{index}] = "
-                f"{arrivals[index]!r} is before the one before it; sort the customers"
+                f"{float(arrivals[index])!r} is before the one before it; sort the customers"
             )
     if (services < 0).any():
         index = int(np.argmax(services < 0))
         raise ParameterError(
-            f"service_times[{index}] is {services[index]!r}; service times must be >= 0"
+            f"service_times[{index}] is {float(services[index])!r}; service times must be >= 0"
         )
     return arrivals, services
 

@@ -1,0 +1,78 @@
+"""Quantile-quantile plots of a sample against a model distribution."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from pathlib import Path
+
+import matplotlib
+
+matplotlib.use("Agg")
+import matplotlib.pyplot as plt  # noqa: E402
+import numpy as np  # noqa: E402
+
+from muosm_perf.errors import ParameterError  # noqa: E402
+
+PLOTTED_QUANTILES = 400
+"""At most this many quantile pairs are drawn, so large samples stay readable."""
+
+
+def qq_points(
+    sample: object, quantile_function: Callable[[np.ndarray], np.ndarray]
+) -> tuple[np.ndarray, np.ndarray]:
+    """Return (model quantiles, sample quantiles) at plotting positions (i - 0.5) / n.
+
+    Parameters
+    ----------
+    sample
+        Observed values.
+    quantile_function
+        The model's inverse distribution function (for example a frozen SciPy
+        distribution's ``ppf``).
+    """
+    values = np.sort(np.asarray(sample, dtype=np.float64).ravel())
+    if values.size == 0:
+        raise ParameterError("cannot draw a QQ plot of an empty sample")
+    count = min(values.size, PLOTTED_QUANTILES)
+    levels = (np.arange(count) + 0.5) / count
+    return np.asarray(quantile_function(levels), dtype=float), np.quantile(
+        values, levels
+    )
+
+
+def draw_qq_plot(
+    sample: object,
+    quantile_function: Callable[[np.ndarray], np.ndarray],
+    path: str | Path,
+    *,
+    title: str,
+    model_label: str = "model quantile",
+    sample_label: str = "sample quantile",
+    log_scale: bool = False,
+) -> Path:
+    """Draw a QQ plot with the identity line and save it as a PNG at ``path``.
+
+    Returns the path written.
+    """
+    model, observed = qq_points(sample, quantile_function)
+    figure, axes = plt.subplots(figsize=(5, 5))
+    axes.plot(model, observed, ".", markersize=3)
+    positive = np.concatenate([model, observed])
+    positive = positive[np.isfinite(positive)]
+    low, high = positive.min(), positive.max()
+    if log_scale:
+        floor = positive[positive > 0].min() if (positive > 0).any() else 1e-9
+        low = max(low, floor)
+        axes.set_xscale("log")
+        axes.set_yscale("log")
+    axes.plot([low, high], [low, high], "k--", linewidth=1, label="identity")
+    axes.set_xlabel(model_label)
+    axes.set_ylabel(sample_label)
+    axes.set_title(title)
+    axes.legend(loc="upper left")
+    figure.tight_layout()
+    output = Path(path)
+    output.parent.mkdir(parents=True, exist_ok=True)
+    figure.savefig(output, dpi=100)
+    plt.close(figure)
+    return output
