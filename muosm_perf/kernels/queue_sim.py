@@ -110,13 +110,15 @@ def check_customers(
         if (steps < 0).any():
             index = int(np.argmax(steps < 0)) + 1
             raise ParameterError(
-                f"arrival_times must be non-decreasing, but arrival_times[{index}] = "
-                f"{float(arrivals[index])!r} is before the one before it; sort the customers"
+                "arrival_times must be non-decreasing, but "
+                f"arrival_times[{index}] = {float(arrivals[index])!r} is before the "
+                "one before it; sort the customers"
             )
     if (services < 0).any():
         index = int(np.argmax(services < 0))
         raise ParameterError(
-            f"service_times[{index}] is {float(services[index])!r}; service times must be >= 0"
+            f"service_times[{index}] is {float(services[index])!r}; service "
+            "times must be >= 0"
         )
     return arrivals, services
 

@@ -5,13 +5,10 @@ from __future__ import annotations
 from collections.abc import Callable
 from pathlib import Path
 
-import matplotlib
+import numpy as np
+from matplotlib.figure import Figure
 
-matplotlib.use("Agg")
-import matplotlib.pyplot as plt  # noqa: E402
-import numpy as np  # noqa: E402
-
-from muosm_perf.errors import ParameterError  # noqa: E402
+from muosm_perf.errors import ParameterError
 
 PLOTTED_QUANTILES = 400
 """At most this many quantile pairs are drawn, so large samples stay readable."""
@@ -55,7 +52,9 @@ def draw_qq_plot(
     Returns the path written.
     """
     model, observed = qq_points(sample, quantile_function)
-    figure, axes = plt.subplots(figsize=(5, 5))
+    # A bare Figure draws without pyplot's global state or a display backend.
+    figure = Figure(figsize=(5, 5))
+    axes = figure.subplots()
     axes.plot(model, observed, ".", markersize=3)
     positive = np.concatenate([model, observed])
     positive = positive[np.isfinite(positive)]
@@ -74,5 +73,4 @@ def draw_qq_plot(
     output = Path(path)
     output.parent.mkdir(parents=True, exist_ok=True)
     figure.savefig(output, dpi=100)
-    plt.close(figure)
     return output
