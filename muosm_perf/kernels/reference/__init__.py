@@ -1,1 +1,1 @@
-"""Slow, obviously correct pure-Python versions of the kernels, for tests."""
+"""Slow, plainly written references of the kernels, for tests and oracles."""
