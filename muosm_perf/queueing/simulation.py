@@ -20,7 +20,12 @@ from muosm_perf import __version__
 from muosm_perf.errors import ParameterError
 from muosm_perf.kernels.network_sim import STATUS_OK, run_open_network
 from muosm_perf.kernels.priority_sim import simulate_priority_departures
-from muosm_perf.kernels.queue_sim import simulate_ggc_waits
+from muosm_perf.kernels.queue_sim import (
+    _cumulative_sum,
+    advance_fcfs,
+    new_fcfs_state,
+    simulate_ggc_waits,
+)
 from muosm_perf.queueing.confidence import (
     Estimate,
     batch_means_estimate,
@@ -64,7 +69,8 @@ class QueueSimulation:
     mean_wait, p_wait, mean_sojourn
         Estimates of E[W], P(W > 0) and E[T] with confidence intervals.
     waits
-        Waits of the last run after warm-up, for distribution plots.
+        Waits of the last run after warm-up, for distribution plots (empty
+        unless requested).
     metadata
         Inputs, seed and library versions.
     """
@@ -85,6 +91,59 @@ class QueueSimulation:
         }
 
 
+BLOCK_CUSTOMERS = 65_536
+"""Customers drawn and simulated per block: the block's arrays stay in cache and
+no array grows with the run length unless the waits are kept."""
+
+
+def _check_draws(name: str, values: np.ndarray) -> None:
+    if not (np.isfinite(values.sum()) and values.min() >= 0):
+        raise ParameterError(
+            f"the {name} distribution drew a value that is negative, NaN or "
+            f"infinite (minimum {float(values.min())!r}); use a distribution of "
+            "non-negative times"
+        )
+
+
+def _simulate_run(interarrival, service, servers, customers, warmup, rng, keep_waits):
+    """Simulate one run in blocks and return its totals after warm-up.
+
+    The totals are the sum of waits, the count of waits > 0, the sum of sojourns,
+    and the waits themselves when ``keep_waits`` is set (None otherwise).
+    """
+    state = new_fcfs_state(servers)
+    clock = 0.0
+    wait_total = 0.0
+    waited = 0
+    sojourn_total = 0.0
+    kept = np.empty(customers - warmup) if keep_waits else None
+    arrivals = np.empty(BLOCK_CUSTOMERS)
+    waits = np.empty(BLOCK_CUSTOMERS)
+    for offset in range(0, customers, BLOCK_CUSTOMERS):
+        size = min(BLOCK_CUSTOMERS, customers - offset)
+        gaps = np.ascontiguousarray(
+            interarrival.rvs(size=size, random_state=rng), dtype=np.float64
+        )
+        services = np.ascontiguousarray(
+            service.rvs(size=size, random_state=rng), dtype=np.float64
+        )
+        _check_draws("inter-arrival", gaps)
+        _check_draws("service", services)
+        _cumulative_sum(gaps, clock, arrivals[:size])
+        clock = arrivals[size - 1]
+        advance_fcfs(arrivals[:size], services, state, waits[:size])
+
+        skip = min(max(warmup - offset, 0), size)
+        block_waits = waits[skip:size]
+        wait_total += block_waits.sum()
+        waited += np.count_nonzero(block_waits)
+        sojourn_total += block_waits.sum() + services[skip:size].sum()
+        if kept is not None and skip < size:
+            start = offset + skip - warmup
+            kept[start : start + size - skip] = block_waits
+    return wait_total, waited, sojourn_total, kept
+
+
 def simulate_queue(
     interarrival: Distribution,
     service: Distribution,
@@ -95,6 +154,7 @@ def simulate_queue(
     warmup: int = 0,
     seed: int | None = None,
     confidence: float = 0.99,
+    keep_waits: bool = False,
 ) -> QueueSimulation:
     """Simulate a G/G/c FCFS queue from seeded distributions.
 
@@ -114,18 +174,35 @@ def simulate_queue(
         Seed of the spawned random streams; None draws fresh entropy.
     confidence
         Confidence level of the intervals.
+    keep_waits
+        Keep the last run's waits after warm-up in the result (8 bytes each).
+
+    Notes
+    -----
+    Random numbers are drawn in blocks of ``BLOCK_CUSTOMERS`` customers,
+    inter-arrival times first, so a result depends on the seed and that block size.
     """
+    if int(servers) != servers or servers < 1:
+        raise ParameterError(f"servers must be a whole number >= 1, got {servers!r}")
     _check_run_lengths(customers, warmup, replications)
     means, fractions, sojourns = [], [], []
-    kept = np.empty(0)
-    for rng in _streams(seed, replications):
-        gaps = interarrival.rvs(size=customers, random_state=rng)
-        services = service.rvs(size=customers, random_state=rng)
-        waits = simulate_ggc_waits(np.cumsum(gaps), services, servers)
-        kept = waits[warmup:]
-        means.append(kept.mean())
-        fractions.append((kept > 0).mean())
-        sojourns.append((kept + services[warmup:]).mean())
+    kept = None
+    count = customers - warmup
+    for index, rng in enumerate(_streams(seed, replications)):
+        last = index == replications - 1
+        wait_total, waited, sojourn_total, run_waits = _simulate_run(
+            interarrival,
+            service,
+            int(servers),
+            customers,
+            warmup,
+            rng,
+            keep_waits and last,
+        )
+        means.append(wait_total / count)
+        fractions.append(waited / count)
+        sojourns.append(sojourn_total / count)
+        kept = run_waits if run_waits is not None else kept
     metadata = {
         "model": "G/G/c FCFS",
         "servers": servers,
@@ -133,6 +210,7 @@ def simulate_queue(
         "replications": replications,
         "warmup": warmup,
         "seed": seed,
+        "block_customers": BLOCK_CUSTOMERS,
         "versions": _versions(),
     }
     logger.debug("simulated %d replications of %d customers", replications, customers)
@@ -140,7 +218,7 @@ def simulate_queue(
         replication_estimate(means, confidence),
         replication_estimate(fractions, confidence),
         replication_estimate(sojourns, confidence),
-        kept,
+        kept if kept is not None else np.empty(0),
         metadata,
     )
 
