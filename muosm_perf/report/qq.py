@@ -74,3 +74,45 @@ def draw_qq_plot(
     output.parent.mkdir(parents=True, exist_ok=True)
     figure.savefig(output, dpi=100)
     return output
+
+
+def draw_fit_qq_plots(
+    sample: object, fit, path: str | Path, *, title: str, columns: int = 3
+) -> Path:
+    """Draw one QQ panel per fitted candidate (log scales) and save them as a PNG.
+
+    Parameters
+    ----------
+    sample
+        The positive durations that were fitted.
+    fit
+        A :class:`~muosm_perf.fitting.DurationFit`.
+    path
+        PNG file to write.
+    title
+        Figure title; each panel names its family and the best one is marked.
+    """
+    candidates = fit.candidates
+    rows = -(-len(candidates) // columns)
+    figure = Figure(figsize=(4 * columns, 4 * rows))
+    axes = figure.subplots(rows, columns, squeeze=False)
+    best = fit.best.family
+    for panel, candidate in zip(axes.ravel(), candidates, strict=False):
+        model, observed = qq_points(sample, candidate.distribution.ppf)
+        keep = (model > 0) & (observed > 0) & np.isfinite(model)
+        panel.loglog(model[keep], observed[keep], ".", markersize=3)
+        both = np.concatenate([model[keep], observed[keep]])
+        if both.size:
+            panel.plot([both.min(), both.max()], [both.min(), both.max()], "k--", lw=1)
+        marker = " (best)" if candidate.family == best else ""
+        panel.set_title(f"{candidate.family}{marker}")
+        panel.set_xlabel("fitted quantile")
+        panel.set_ylabel("empirical quantile")
+    for panel in axes.ravel()[len(candidates) :]:
+        panel.set_visible(False)
+    figure.suptitle(title)
+    figure.tight_layout()
+    output = Path(path)
+    output.parent.mkdir(parents=True, exist_ok=True)
+    figure.savefig(output, dpi=80)
+    return output
