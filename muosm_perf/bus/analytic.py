@@ -12,8 +12,8 @@ Assumptions, beyond those of :mod:`muosm_perf.bus.config`:
   E[N] (renewal-reward);
 - the batches reaching a broker, and the batches reaching a consumer, form
   Poisson streams (an approximation: a partition's batches are more regular);
-- a broker is an M/G/1 queue of batches with service o + m N (Pollaczek-Khinchine);
-  every message of a batch waits for the batch's whole append;
+- a broker is an M/G/1 queue of batches with service o + m N (Pollaczek-Khinchine),
+  and every message of a batch waits for the batch's whole append;
 - a consumer is an M^X/G/1 queue: batches of N messages arrive together, so a
   message also waits behind the messages ahead of it in its batch:
   E[W] = ρ E[S²] / (2 E[S] (1 - ρ)) + E[S] (E[N²] - E[N]) / (2 E[N] (1 - ρ))
@@ -121,7 +121,7 @@ def saturation_rate(config: BusConfig, failed: int | None = None) -> float:
 
     With full batches a broker leading k partitions saturates at
     P B / (k (o + m B)) messages per second, and a consumer reading n partitions at
-    P / (n s); partly filled batches make brokers saturate sooner, so the rate is
+    P / (n s). Partly filled batches make brokers saturate sooner, so the rate is
     found by root finding on the busiest utilization with the exact batch sizes.
     """
     brokers = _broker_partitions(config, failed)

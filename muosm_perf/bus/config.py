@@ -7,7 +7,7 @@ partitioned log (the design of Apache Kafka and similar systems):
   (keys hashed evenly), so each partition receives an independent thinning of
   the stream;
 - the producer collects a partition's messages into a batch that is sent when it
-  holds ``batch_max_messages`` messages or ``linger_s`` after its first message;
+  reaches ``batch_max_messages`` messages or ``linger_s`` after its first message;
 - partition p is led by broker p mod ``brokers``; its replicas are the next
   ``replication_factor`` - 1 brokers in order. A broker appends the batches of the
   partitions it leads one at a time, FCFS, in ``broker_batch_overhead_s`` +

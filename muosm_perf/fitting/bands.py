@@ -11,9 +11,9 @@ row per attempt):
   the window (``scheduling_delay_us``).
 
 Durations of 0 are real in traces: the tasks of a job are often submitted in the
-same microsecond. They cannot be fitted by a continuous distribution, so they are
-counted (``zero_fraction``) and left out of the fit; a model of such arrivals
-needs batches, which the zero fraction sizes.
+same microsecond. A continuous distribution cannot fit them, so they are counted
+(``zero_fraction``) and left out of the fit. A model of such arrivals needs batches,
+and the zero fraction sizes them.
 """
 
 from __future__ import annotations

@@ -1,7 +1,7 @@
 """Kernels of the message bus simulation: producer batching and FCFS stations.
 
 - Batching: messages arrive in time order, each for a partition. A partition's
-  batch opens at its first message and closes when it holds ``max_messages``
+  batch opens at its first message and closes when it reaches ``max_messages``
   messages (at that message's instant) or ``linger`` after it opened, whichever
   comes first. A message arriving exactly ``linger`` after the opening still joins.
 - Stations: jobs in order of their ready instant, each for one of several
@@ -124,7 +124,7 @@ def serve_at_stations(
 ) -> np.ndarray:
     """Return start instants of jobs at single-server FCFS stations.
 
-    ``ready`` must be non-decreasing. ``free`` holds each station's next free
+    ``ready`` must be non-decreasing. ``free`` contains each station's next free
     instant (use -inf for idle stations) and is updated in place, so a run can
     continue in a later call.
     """

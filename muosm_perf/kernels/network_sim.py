@@ -5,9 +5,9 @@ number of servers. When a visit ends, the job moves to node j with probability
 P[i, j] or leaves with probability 1 - Σ_j P[i, j].
 
 Randomness comes from the caller, so that the kernel stays a plain function of its
-inputs: every node has a pool of service times consumed in the order in which jobs
-arrive at it, and one pool of uniform numbers is consumed, one per finished visit,
-to choose the next node by inverting the row's cumulative probabilities. If a pool
+inputs. Every node has a pool of service times, consumed in the order in which jobs
+arrive at it. One pool of uniform numbers is consumed, one per finished visit, to
+choose the next node by inverting the row's cumulative probabilities. If a pool
 runs out the kernel stops and reports which one; the wrapper then draws larger
 pools from the same seed and runs again.
 

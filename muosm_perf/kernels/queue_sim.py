@@ -5,7 +5,7 @@ customer (float64, any time unit) and return each customer's wait in queue.
 
 - G/G/1: W_1 = 0 and W_{n+1} = max(0, W_n + S_n - (A_{n+1} - A_n)) (D. V. Lindley,
   "The theory of queues with a single server", Proc. Cambridge Philos. Soc. 48, 1952).
-- G/G/c FCFS: the Kiefer-Wolfowitz vector holds the c servers' remaining workloads
+- G/G/c FCFS: the Kiefer-Wolfowitz vector contains the c servers' remaining workloads
   in increasing order; customer n waits for the smallest and adds its service to it
   (J. Kiefer and J. Wolfowitz, "On the theory of queues with many servers", Trans.
   AMS 78, 1955). The kernels keep the equivalent absolute instants at which each
@@ -43,8 +43,8 @@ SORTED_VECTOR_MAX_SERVERS = 256
 """Up to this many servers the sorted-vector kernel is used, above it the heap.
 
 Medians of CPU time on a 2-core AMD EPYC with AVX-512: the sorted vector costs about
-14 ns per customer at 64 servers and 36 ns at 256, the heap 32 ns and 44 ns; at 512
-servers the heap is faster (53 ns against 77 ns)."""
+14 ns per customer at 64 servers and 36 ns at 256, against 32 ns and 44 ns for the
+heap. At 512 servers the heap is faster (53 ns against 77 ns)."""
 
 HEAP_ARITY = 8
 """Children per node of the server heap: a node's children are contiguous, so
@@ -53,7 +53,7 @@ finding the smallest is one short scan."""
 
 @njit
 def _sorted_vector_kernel(arrival_times, service_times, state, waits):
-    # state[1..c] holds the instants at which the servers become free, in
+    # state[1..c] contains the instants at which the servers become free, in
     # increasing order (the Kiefer-Wolfowitz vector in absolute time); state[0] =
     # -inf and state[c + 1] = +inf are sentinels. Each customer takes state[1] and
     # inserts its departure v by next[k] = min(old[k + 1], max(old[k], v)): no
@@ -76,8 +76,8 @@ def _sorted_vector_kernel(arrival_times, service_times, state, waits):
 
 @njit
 def _kiefer_wolfowitz_kernel(arrival_times, service_times, state, waits):
-    # state[0] is the server count c; state[1:] the instants at which each server
-    # becomes free, in an 8-ary min-heap padded with +inf so that every node has a
+    # state[0] is the server count c. state[1:] is an 8-ary min-heap of the instants
+    # at which each server becomes free, padded with +inf so that every node has a
     # full set of children to scan.
     servers = int(state[0])
     heap = state[1:]
@@ -264,8 +264,8 @@ def simulate_tandem_waits(
     -------
     list of numpy.ndarray
         Per stage, the waits indexed by customer (input order). A customer reaches
-        stage k + 1 when it leaves stage k; with several servers customers can
-        overtake, and each stage serves them in order of arrival there (ties in
+        stage k + 1 when it leaves stage k. With several servers customers can
+        overtake, so each stage serves them in order of arrival there (ties in
         input order).
     """
     if len(stage_service_times) != len(stage_servers):

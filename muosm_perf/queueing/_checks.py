@@ -59,7 +59,7 @@ def non_negative(name: str, value: object) -> np.ndarray:
 
 
 def server_count(name: str, value: object) -> np.ndarray:
-    """Return ``value`` as an int64 array after checking it holds whole numbers >= 1."""
+    """Return ``value`` as an int64 array after checking for whole numbers >= 1."""
     array = as_float_array(name, value)
     bad = (array < 1) | ~np.isfinite(array) | (array != np.floor(array))
     if bad.any():

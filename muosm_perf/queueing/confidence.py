@@ -1,8 +1,8 @@
 """Confidence intervals for simulation output by replications or batch means.
 
 Both use Student's t interval on means that are assumed independent and roughly
-normal: the replication means of independent runs, or the means of consecutive
-batches of one long run, which are nearly independent when each batch is much
+normal. These are the means of independent runs, or the means of consecutive
+batches of one long run. Batch means are nearly independent when each batch is much
 longer than the output's correlation time (Law, *Simulation Modeling and
 Analysis*, 5th ed., 2015, ch. 9).
 """

@@ -18,7 +18,7 @@ from muosm_perf.queueing._checks import positive
 
 
 class Distribution(Protocol):
-    """What a simulation driver needs from a distribution."""
+    """The methods that a simulation driver calls on a distribution."""
 
     def rvs(self, size: int, random_state: np.random.Generator) -> np.ndarray:
         """Draw ``size`` values."""
