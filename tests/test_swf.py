@@ -13,7 +13,7 @@ from muosm_perf.errors import ParameterError, TraceFormatError
 from muosm_perf.kernels._numba import NULL_INT
 from muosm_perf.kernels.backfill import replay_schedule
 from muosm_perf.kernels.reference.backfill import replay_reference
-from muosm_perf.predict.replay import replay_swf
+from muosm_perf.predict.swf_replay import replay_swf
 from muosm_perf.traces.swf import ingest_swf, parse_header
 
 HEADER = """\

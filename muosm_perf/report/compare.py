@@ -42,7 +42,7 @@ from muosm_perf.analysis.workload import OUTCOMES, process_summary
 from muosm_perf.errors import ParameterError
 from muosm_perf.model.lifecycle import BAND_LABELS
 from muosm_perf.model.store import TraceStore
-from muosm_perf.predict.replay import replay_swf, swf_capacity
+from muosm_perf.predict.swf_replay import replay_swf, swf_capacity
 from muosm_perf.report import compare_figures
 from muosm_perf.report.document import (
     Figure,
