@@ -2,11 +2,15 @@
 
 from __future__ import annotations
 
+import gzip
 from pathlib import Path
 
 import polars as pl
 import pytest
 
+from muosm_perf.analysis.faults import fault_cells
+from muosm_perf.analysis.schedulers import scheduler_summary
+from muosm_perf.analysis.workload import process_summary
 from muosm_perf.errors import TraceFormatError, TraceNotFoundError
 from muosm_perf.traces.alibaba2018 import ingest_alibaba_2018
 
@@ -186,7 +190,7 @@ def test_end_before_start_quarantined(store):
     assert row["table"] == "batch_task"
     assert row["line"] == 6
     assert row["column"] == "end_time"
-    assert row["value"] == "400000000"
+    assert row["value"] == "400"
     assert row["reason"] == "end_time before start_time"
 
 
@@ -220,3 +224,34 @@ def test_bad_identifier_rejected(tmp_path):
 def test_empty_folder(tmp_path):
     with pytest.raises(TraceNotFoundError, match="contains no table of the Alibaba"):
         ingest_alibaba_2018(tmp_path, tmp_path / "store")
+
+
+def test_gzip_parts_read_as_one_table(tmp_path):
+    trace = tmp_path / "trace"
+    trace.mkdir()
+    tasks = TABLES["batch_task"][:4]
+    for number, lines in enumerate((tasks[:2], tasks[2:])):
+        path = trace / f"batch_task-{number:03d}.csv.gz"
+        with gzip.open(path, "wt", encoding="utf-8") as handle:
+            handle.write("\n".join(lines) + "\n")
+    store = ingest_alibaba_2018(trace, tmp_path / "store")
+    files = [f["path"] for f in store.manifest["files"]]
+    assert files == ["batch_task-000.csv.gz", "batch_task-001.csv.gz"]
+    assert store.read("groups").height == 4
+    assert store.read("group_transitions")["source_file"].unique().sort().to_list() == [
+        0,
+        1,
+    ]
+
+
+def test_summaries_leave_unknowns_blank(store):
+    processes = process_summary(store)
+    assert processes["processes"] == 9
+    assert processes["attempts"] == 10
+    scheduler = scheduler_summary(store)
+    assert scheduler["delay_s"]["all"]["n"] == 0
+    assert scheduler["delay_s"]["all"]["mean"] is None
+    faults = fault_cells(store)
+    assert faults["removes"] == 0
+    assert faults["mtbf_h"] is None
+    assert faults["domains"] == 3

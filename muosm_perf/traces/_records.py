@@ -558,6 +558,10 @@ def validate_records(raw: pl.DataFrame, spec: RecordSpec, label: str) -> RecordR
         column.alias("_column"),
         value.alias("_value"),
         *(flag.alias(f"_missing_{name}") for name, flag in flags.items()),
+        *(
+            pl.col(c.column).cast(pl.String).alias(f"_text_{c.column}")
+            for c in spec.row_checks
+        ),
         *(expr.alias(name) for name, expr in columns.items()),
     ).cast(
         {name: dtype for name, dtype in parsed_schema(spec).items() if name != "line"}
@@ -565,7 +569,9 @@ def validate_records(raw: pl.DataFrame, spec: RecordSpec, label: str) -> RecordR
     if spec.row_checks:
         row_reason, row_column, row_value = _first_failure(
             [
-                _Check(c.condition, pl.lit(c.reason), c.column, pl.col(c.column))
+                _Check(
+                    c.condition, pl.lit(c.reason), c.column, pl.col(f"_text_{c.column}")
+                )
                 for c in spec.row_checks
             ]
         )
