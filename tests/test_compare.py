@@ -371,3 +371,36 @@ def test_report_renders_in_chromium(swf_stores, tmp_path):
         "utilization.png",
     ):
         assert f"/{image}" in loaded
+
+
+def test_v3_delays_by_tier(tmp_path):
+    trace = tmp_path / "trace"
+    trace.mkdir()
+    records = []
+    for index, (priority, delay_s) in enumerate(((0, 1), (150, 3), (205, 2))):
+        base = {
+            "collection_id": "9",
+            "instance_index": str(index),
+            "priority": str(priority),
+        }
+        records.append({**base, "time": "1000000", "type": "0"})
+        records.append(
+            {
+                **base,
+                "time": str(1_000_000 + delay_s * 1_000_000),
+                "type": "3",
+                "machine_id": "4",
+            }
+        )
+    (trace / "instance_events-000.json").write_text(
+        "\n".join(json.dumps(r) for r in records) + "\n"
+    )
+    store = ingest_google_2019(trace, tmp_path / "store")
+    (summary,) = compare([store])
+    delays = summary.scheduler["delay_s"]
+    assert delays["free"]["mean"] == 1.0
+    assert delays["production"]["mean"] == 3.0
+    assert delays["monitoring"]["mean"] == 2.0
+    assert delays["middle"]["n"] == 0
+    assert delays["all"]["n"] == 3
+    assert summary.prediction is None

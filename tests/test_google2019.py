@@ -588,3 +588,24 @@ def test_real_machine_events_counts(samples, tmp_path):
     assert set(cells["cell_id"].to_list()) == {int(m) for m in machines}
     removed = {r["machine_id"] for r in rows if r["type"] == "2"}
     assert int((cells["removes"] > 0).sum()) == len(removed)
+
+
+def test_machine_attributes_kept(tmp_path):
+    trace = tmp_path / "trace"
+    write_lines(
+        trace / "machine_attributes-000.json",
+        [
+            {"time": "0", "machine_id": "7", "name": "kernel", "value": "3"},
+            {"time": "900000000", "machine_id": "7", "name": "kernel", "deleted": True},
+            {"time": "5", "machine_id": "0", "name": "x", "value": "1"},
+        ],
+    )
+    store = ingest_google_2019(trace, tmp_path / "store", max_rejected_fraction=0.5)
+    attributes = store.read("cell_attributes").sort("time_us", nulls_last=False)
+    assert attributes["cell_id"].to_list() == [7, 7]
+    assert attributes["before_window"].to_list() == [True, False]
+    assert attributes["value"].to_list() == ["3", None]
+    assert attributes["deleted"].to_list() == [False, True]
+    rejected = store.read("quarantine").row(0, named=True)
+    assert rejected["column"] == "machine_id"
+    assert rejected["reason"] == "below the minimum 1"
