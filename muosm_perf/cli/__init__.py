@@ -18,7 +18,7 @@ from muosm_perf.errors import MuosmError
 
 logger = logging.getLogger("muosm_perf")
 
-COMMAND_MODULES: tuple[str, ...] = ()
+COMMAND_MODULES: tuple[str, ...] = ("muosm_perf.cli.download",)
 """Modules that register subcommands, in the order ``muosm --help`` lists them."""
 
 

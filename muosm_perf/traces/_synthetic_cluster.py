@@ -299,6 +299,19 @@ class ClusterSimulation:
                 victim,
             )
 
+        # And one UPDATE of a random machine, outside the regular chain of UPDATEs
+        # (token 1 stops it from queueing the next one).
+        known = np.flatnonzero(self.known[: self.initial_machines])
+        if known.size:
+            machine = self.machines[int(self.rng.choice(known))]
+            span = self.window_end_us - WINDOW_START_US
+            self._push(
+                WINDOW_START_US + int(span * self.rng.uniform(0.05, 0.95)),
+                _MACHINE_UPDATE,
+                machine,
+                1,
+            )
+
     def _on_machine_add(self, machine: Machine, _token: int) -> None:
         if self.up[machine.index]:
             return
@@ -319,14 +332,15 @@ class ClusterSimulation:
             self._push(self.now + seconds_to_us(downtime), _MACHINE_ADD, machine)
         self._queue_pass()
 
-    def _on_machine_update(self, machine: Machine, _token: int) -> None:
+    def _on_machine_update(self, machine: Machine, token: int) -> None:
         i = machine.index
-        rate_per_us = MACHINE_EVENTS_PER_DAY / (86_400 * 1e6)
-        self._push(
-            self.now + int(self.rng.exponential(1 / rate_per_us)),
-            _MACHINE_UPDATE,
-            machine,
-        )
+        if token == 0:
+            rate_per_us = MACHINE_EVENTS_PER_DAY / (86_400 * 1e6)
+            self._push(
+                self.now + int(self.rng.exponential(1 / rate_per_us)),
+                _MACHINE_UPDATE,
+                machine,
+            )
         if not self.up[i]:
             return
         if self.rng.random() < UPDATE_CHANGE_SHARE:
@@ -380,6 +394,9 @@ class ClusterSimulation:
                 service=service,
                 running_at_start=True,
             )
+            if not service and not any(j.cpu == 0.0 for j in jobs):
+                # Every trace has a running job that requests no CPU.
+                job.cpu = 0.0
             jobs.append(job)
             self._job_row(0, job, SUBMIT)
             job.submitted = True
@@ -412,17 +429,40 @@ class ClusterSimulation:
                 )
         self.jobs.extend(jobs)
 
-        # One service task crash-loops from the start to the end.
-        running = [
+        self._ensure_missing_info()
+
+        # One task crash-loops from the start: a service's that outlives the window
+        # when there is one, so that it loops to the end.
+        span_s = (self.window_end_us - WINDOW_START_US) / 1e6
+        running = [t for job in jobs for t in job.tasks if t.state == RUNNING]
+        lasting = [
             t
-            for job in jobs
-            for t in job.tasks
-            if t.state == RUNNING and job.service and job.kill_after_s is None
+            for t in running
+            if t.job.service and (t.job.kill_after_s or math.inf) > span_s
         ]
-        if running:
-            task = running[int(rng.integers(len(running)))]
+        chosen = lasting or running
+        if chosen:
+            task = chosen[int(rng.integers(len(chosen)))]
             task.crash_loop = True
             self._plan_end(task, first_run_s=None, reschedule=True)
+
+    def _ensure_missing_info(self) -> None:
+        """Give one time-0 SUBMIT the missing-info code if chance gave none."""
+        rows = self.rows.task_events
+        submits = [i for i, row in enumerate(rows) if row[6] == SUBMIT]
+        if not submits or any(rows[i][2] is not None for i in submits):
+            return
+        i = submits[int(self.rng.integers(len(submits)))]
+        nan = math.nan
+        rows[i] = (
+            *rows[i][:2],
+            EXISTS_BUT_NO_CREATION,
+            *rows[i][3:10],
+            nan,
+            nan,
+            nan,
+            None,
+        )
 
     def _initial_pending(self, task: Task) -> None:
         """Record a task queued at the start: SUBMIT at time 0, first try in window."""

@@ -278,12 +278,15 @@ def generate_google_2011(
 
     *Guaranteed cases.* Whatever the seed, a trace contains: a free-band job
     pending at time 0 that its user kills 0.1-0.9 s into the window, before the
-    scheduler considers it; one crash-looping service task from the start to the
-    end; one failure of a machine that runs tasks, at a uniform time between 20%
-    and 50% of the window; one job with job events and no task events (killed 1-10
-    minutes after its SUBMIT), like the 70 such jobs of the real trace; at least
-    one time-0 SUBMIT with missing info when there are tasks at the start; and at
-    least one usage row above its machine's CPU capacity when there is usage.
+    scheduler considers it; a task crash-looping from the window start (a
+    service's that outlives the window, when there is one); a failure of a
+    machine that runs tasks, at a uniform time between 20% and 50% of the
+    window; one UPDATE more than the random ones; a job with job events and no
+    task events, like the 70 such jobs of the real trace (its KILL comes 1-10
+    minutes after its SUBMIT, if inside the window); and, when the cell starts
+    with tasks, a time-0 SUBMIT with missing info. The first batch job running
+    at the start requests 0 CPU if no job before it did, and at least one usage
+    row is above its machine's CPU capacity when there is usage.
 
     *Usage.* The tasks of ``usage_machines`` randomly chosen machines report one
     row per 5-minute window (aligned on 600 s) cut to the part each attempt ran
