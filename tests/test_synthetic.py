@@ -151,7 +151,7 @@ def test_schema_constant_matches_official_schema():
         if os.environ.get("CI") == "true":
             pytest.fail(f"sample schema missing: {official}")
         pytest.skip(f"sample schema missing: {official}")
-    assert GOOGLE_2011_SCHEMA_CSV == official.read_text(encoding="utf-8")
+    assert official.read_text(encoding="utf-8") == GOOGLE_2011_SCHEMA_CSV
 
 
 def test_layout_and_shard_names(tmp_path: Path):

@@ -1,10 +1,10 @@
 """The cluster simulation behind the synthetic Google 2011 trace.
 
-A discrete-event simulation over integer microseconds: machines join, fail, are
-repaired and change memory; jobs arrive in bursts; a scheduler places tasks by sampled
-best fit, preempts lower bands for higher ones, and retries waiting tasks whenever
-capacity frees up. Every state change appends a row in the trace's own columns. The
-modelling choices and their sources are listed in the docstring of
+A discrete-event simulation over integer microseconds. Machines join, fail, are
+repaired and change memory. Jobs arrive in bursts, and a scheduler places their tasks
+by sampled best fit, preempts lower bands for higher ones, and retries waiting tasks
+whenever capacity frees up. Every state change appends a row in the trace's own
+columns. The modelling choices and their sources are listed in the docstring of
 :func:`muosm_perf.traces.synthetic.generate_google_2011`.
 """
 
@@ -480,12 +480,12 @@ class ClusterSimulation:
         and most running ones name their machine, as in the real trace.
         """
         missing = self.rng.random() < MISSING_INFO_SHARE
-        shown = machine if self.rng.random() < SUBMIT_WITH_MACHINE_SHARE else None
+        named = machine if self.rng.random() < SUBMIT_WITH_MACHINE_SHARE else None
         self._task_row(
             0,
             task,
             SUBMIT,
-            machine=shown,
+            machine=named,
             missing_info=EXISTS_BUT_NO_CREATION if missing else None,
             with_requests=not missing,
         )

@@ -2,7 +2,7 @@
 
 Every distribution here is documented, with its source, in the docstring of
 :func:`muosm_perf.traces.synthetic.generate_google_2011`. This module only draws
-from them; :mod:`muosm_perf.traces._synthetic_cluster` plays them out.
+from them, and :mod:`muosm_perf.traces._synthetic_cluster` plays them out.
 """
 
 from __future__ import annotations
@@ -22,9 +22,6 @@ WINDOW_START_US = 600 * MICROSECONDS
 
 AFTER_WINDOW_US = 2**63 - 1
 """Time written for an event after the trace window."""
-
-UNKNOWN = math.nan
-"""A request or capacity that the trace leaves empty."""
 
 # (CPU capacity, memory capacity, share of machines) per platform, from the ADD
 # rows of the complete Google 2011 machine_events table.
@@ -65,7 +62,7 @@ class BandProfile:
     """Share of batch jobs the user kills before they end."""
     kill_delay_median_s: float
     service_share: float
-    """Share of jobs that are long-running services (they never finish)."""
+    """Share of jobs that are services, which run until their user kills them."""
 
 
 BAND_PROFILES = (
