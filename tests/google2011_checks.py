@@ -167,6 +167,15 @@ def by_task(trace: Trace) -> dict[tuple[int, int], list[dict]]:
     return grouped
 
 
+def time_class(time: int) -> int:
+    """Return the kernel's time class: 0 before the window, 2 after, 1 inside."""
+    if time == 0:
+        return 0
+    if time == AFTER:
+        return 2
+    return 1
+
+
 def derive_kernel_attempts(trace: Trace) -> tuple[dict, dict, list]:
     """Run the package's attempt kernel on a trace's task events.
 
@@ -177,7 +186,7 @@ def derive_kernel_attempts(trace: Trace) -> tuple[dict, dict, list]:
     starts, classes, times, events, cells = [0], [], [], [], []
     for rows in tasks.values():
         for r in rows:
-            classes.append(0 if r["time"] == 0 else 2 if r["time"] == AFTER else 1)
+            classes.append(time_class(r["time"]))
             times.append(r["time"])
             events.append(int(GOOGLE_2011_EVENTS[r["event"]]))
             cells.append(NULL if r["machine"] is None else r["machine"])

@@ -36,7 +36,7 @@ class Bucket:
 
     files: dict[str, bytes] = field(default_factory=dict)
     fail: dict[str, list[int]] = field(default_factory=dict)
-    """Status codes to answer, one per request, before serving a path."""
+    """Error statuses to return, one per request, before serving a path."""
     truncate_once: set[str] = field(default_factory=set)
     ignore_range: bool = False
     requests: list[tuple[str, str, str | None]] = field(default_factory=list)

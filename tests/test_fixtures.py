@@ -1,5 +1,5 @@
 """Checks that the hand-made fixtures under traces/fixtures contain what
-traces/README.md says they contain.
+traces/README.md states.
 
 The expected numbers are written out here by hand from the fixture rows, and the
 attempts are derived by the package's lifecycle kernel.

@@ -4,12 +4,11 @@ The bucket is readable without credentials at
 ``https://storage.googleapis.com/clusterdata-2011-2/<path>``. Files are fetched
 table by table and shard by shard into the layout the Google 2011 reader expects:
 
-- a file already at its final name is complete, because it is only renamed there
-  after its size (and SHA-256, where the bucket publishes one) was checked; a rerun
-  checks it again and skips it;
-- a download goes to ``<name>.tmp-download`` beside the final name, and an
-  interrupted one is resumed from where it stopped with an HTTP range request;
-- the bucket's ``SHA256SUM`` file, when it exists, gives the digests to verify.
+- A file only gets its final name after its size, and its SHA-256 where the
+  bucket publishes one, have been checked. A rerun checks it again and skips it.
+- A download goes to ``<name>.tmp-download`` beside the final name. An interrupted
+  one resumes where it stopped, with an HTTP range request.
+- The bucket's ``SHA256SUM`` file, when it exists, gives the digests to verify.
 """
 
 from __future__ import annotations
@@ -54,7 +53,7 @@ ProgressCallback = Callable[[str, int, int | None], None]
 
 @dataclass
 class DownloadReport:
-    """What a download run did."""
+    """Files and byte counts of one download run."""
 
     downloaded: list[Path] = field(default_factory=list)
     skipped: list[Path] = field(default_factory=list)

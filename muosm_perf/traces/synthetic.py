@@ -243,8 +243,8 @@ def generate_google_2011(
     estimated from 2,000 sampled jobs. Because job sizes and run times are
     heavy-tailed, the load still wanders: over seeds 0-5 of the default trace,
     the time-averaged requested share of CPU was 0.64 to 0.89 for an
-    ``initial_load`` of 0.75. The default trace (seed 0) gets 1,211
-    jobs and 3.4 task SUBMITs per machine-hour (measured: 2.55), so 14 times the
+    ``initial_load`` of 0.75. The default trace (seed 0) gets 974 jobs and 3.2
+    task SUBMITs per machine-hour (measured: 2.55), so about 12 times the
     measured job rate per machine, because its jobs have fewer tasks. Job IDs
     grow with submission time from about 6.25e9. Jobs present at the start have
     distinct random smaller IDs.
