@@ -18,7 +18,11 @@ from muosm_perf.errors import MuosmError
 
 logger = logging.getLogger("muosm_perf")
 
-COMMAND_MODULES: tuple[str, ...] = ("muosm_perf.cli.download",)
+COMMAND_MODULES: tuple[str, ...] = (
+    "muosm_perf.cli.ingest",
+    "muosm_perf.cli.analyze",
+    "muosm_perf.cli.download",
+)
 """Modules that register subcommands, in the order ``muosm --help`` lists them."""
 
 

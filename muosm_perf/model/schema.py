@@ -189,6 +189,7 @@ CANONICAL = {
     "groups": GROUPS,
     "cell_events": CELL_EVENTS,
     "cells": CELLS,
+    "usage": USAGE,
     "quarantine": QUARANTINE,
 }
 """Schemas of the tables every store has (possibly empty)."""
