@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import csv
 import gzip
-import os
 from collections import defaultdict
 from dataclasses import dataclass
 from pathlib import Path
@@ -24,11 +23,6 @@ WINDOW_START = 600_000_000
 SUBMIT, SCHEDULE, EVICT, FAIL, FINISH, KILL = 0, 1, 2, 3, 4, 5
 NULL = -(2**63)
 TOLERANCE = 1e-9  # float sums of at most a few hundred 4-digit requests
-
-
-def samples_dir() -> Path:
-    default = Path(__file__).resolve().parents[1].parent / "shared" / "traces"
-    return Path(os.environ.get("MUOSM_SAMPLES", default))
 
 
 # ---------------------------------------------------------------- reading back

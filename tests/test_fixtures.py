@@ -1,8 +1,9 @@
 """Checks that the hand-made fixtures under traces/fixtures contain what
 traces/README.md states.
 
-The expected numbers are written out here by hand from the fixture rows, and the
-attempts are derived by the package's lifecycle kernel.
+The expected numbers are written out here by hand from the fixture rows. The
+attempts are derived by the package's lifecycle kernel, and the last tests read the
+fixtures with the package's Google 2011 reader.
 """
 
 from __future__ import annotations
@@ -10,6 +11,7 @@ from __future__ import annotations
 import csv
 from pathlib import Path
 
+import polars as pl
 import pytest
 from google2011_checks import (
     AFTER,
@@ -25,6 +27,8 @@ from google2011_checks import (
 )
 
 from muosm_perf.model.lifecycle import Event
+from muosm_perf.model.store import TraceStore
+from muosm_perf.traces.google2011 import ingest_google_2011
 from muosm_perf.traces.synthetic import GOOGLE_2011_COLUMNS
 
 FIXTURES = Path(__file__).resolve().parents[1] / "traces" / "fixtures"
@@ -162,3 +166,51 @@ def test_machine_failure_fixture():
     readd = [r for r in trace.machine_events if r["machine"] == 31 and r["time"] > 0]
     assert [(r["event"], r["time"]) for r in readd] == [(1, 7e8), (0, 1.7e9)]
     assert read_lines(FIXTURES / "machine-failure" / "machine_events")[3][2] == "2"
+
+
+# ------------------------------------------------------- through the reader
+
+
+def ingest(name: str, tmp_path: Path) -> TraceStore:
+    return ingest_google_2011(FIXTURES / name, tmp_path / f"{name}-store")
+
+
+@pytest.mark.parametrize("name", NAMES)
+def test_reader_accepts_every_fixture_row(name: str, tmp_path: Path):
+    store = ingest(name, tmp_path)
+    assert store.manifest["tables"]["quarantine"]["rows"] == 0
+    for table, counts in store.manifest["source_tables"].items():
+        assert counts["rows_rejected"] == 0, table
+        rows = len(read_lines(FIXTURES / name / table))
+        assert counts["rows_read"] == rows, table
+
+
+def test_reader_lifecycle_ties_answers(tmp_path: Path):
+    store = ingest("lifecycle-ties", tmp_path)
+    anomalies = {k: v for k, v in store.manifest["anomalies"].items() if v}
+    assert anomalies == {"orphan_terminal": 1}
+
+    processes = store.read("processes").sort("group_id", "process_index", "attempt")
+    task_100 = processes.filter(pl.col("group_id") == 100)
+    assert task_100["scheduling_delay_us"].to_list() == [0, 4_000_000]
+    assert task_100["run_time_us"].to_list() == [5_000_000, 11_000_000]
+    assert task_100["end_state"].to_list() == ["EVICT", "FINISH"]
+
+    groups = store.read("groups")
+    reused = groups.filter(pl.col("group_id") == 300).sort("incarnation")
+    assert reused["end_state"].to_list() == ["FINISH", "KILL"]
+    no_tasks = groups.filter(pl.col("group_id") == 200)
+    assert no_tasks["processes"].to_list() == [0]
+
+
+def test_reader_sentinel_answers(tmp_path: Path):
+    store = ingest("sentinels-and-usage", tmp_path)
+    processes = store.read("processes").sort("group_id")
+    censored = processes.row(0, named=True)
+    assert censored["end_after_window"] is True
+    assert censored["submit_before_window"] is True
+    assert censored["end_time_us"] is None
+    assert censored["run_time_us"] is None
+    usage = store.read("usage").sort("start_time_us", "group_id")
+    assert usage["over_capacity"].to_list() == [True, False, False, False]
+    assert usage["cpu_usage"][0] == 0.6012

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import csv
 import gzip
-import os
+import json
 from collections import defaultdict
 from pathlib import Path
 
@@ -31,10 +31,10 @@ from google2011_checks import (
     derive_kernel_attempts,
     read_lines,
     read_trace,
-    samples_dir,
 )
 
 from muosm_perf.errors import ParameterError
+from muosm_perf.traces.google2011 import ingest_google_2011
 from muosm_perf.traces.synthetic import GOOGLE_2011_SCHEMA_CSV, generate_google_2011
 
 TRACE_OPTIONS = {
@@ -63,12 +63,8 @@ def default_trace(tmp_path_factory: pytest.TempPathFactory) -> Trace:
 # ------------------------------------------------------------------ the files
 
 
-def test_schema_constant_matches_official_schema():
-    official = samples_dir() / "google-2011" / "schema.csv"
-    if not official.is_file():
-        if os.environ.get("CI") == "true":
-            pytest.fail(f"sample schema missing: {official}")
-        pytest.skip(f"sample schema missing: {official}")
+def test_schema_constant_matches_official_schema(samples: Path):
+    official = samples / "google-2011" / "schema.csv"
     assert official.read_text(encoding="utf-8") == GOOGLE_2011_SCHEMA_CSV
 
 
@@ -414,3 +410,23 @@ def test_existing_folder_kept_unless_overwrite(tmp_path: Path):
     assert not (out / "keep.txt").exists()
     assert (out / "task_events").is_dir()
     assert sorted(p.name for p in tmp_path.iterdir()) == ["t"]
+
+
+# ------------------------------------------------------- through the reader
+
+
+def test_reader_ingests_default_trace(default_trace: Trace, tmp_path: Path):
+    store = ingest_google_2011(default_trace.folder, tmp_path / "store")
+    manifest = store.manifest
+    written = json.loads((default_trace.folder / "synthetic.json").read_text())
+    for table, rows in written["rows"].items():
+        counts = manifest["source_tables"][table]
+        assert counts["rows_read"] == rows, table
+        assert counts["rows_rejected"] == 0, table
+    assert manifest["tables"]["quarantine"]["rows"] == 0
+    assert not any(manifest["anomalies"].values()), manifest["anomalies"]
+
+    submits = sum(r["event"] == SUBMIT for r in default_trace.task_events)
+    assert manifest["tables"]["processes"]["rows"] == submits
+    jobs = {r["job"] for r in default_trace.job_events}
+    assert manifest["tables"]["groups"]["rows"] == len(jobs)
