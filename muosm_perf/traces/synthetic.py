@@ -217,7 +217,8 @@ def generate_google_2011(
     classes of 0.8, 0.3 and 1.9 (measured: 0.8, 0.3 and 2.2). All tasks of a job
     share its requests, class and priority. CPU and memory requests are
     log-normal per band with the measured medians (CPU 0.0156, 0.025, 0.0625;
-    memory 0.0159, 0.0255, 0.028) and sigmas 0.8 and 0.9, capped at 0.5. Disk is
+    memory 0.0159, 0.0255, 0.028) and sigmas 0.8 and 0.9, capped at 0.5 (and
+    memory at least 0.0001). Disk is
     log-normal with median 0.0003. 2% of jobs request exactly 0 CPU, five times
     the measured share (0.4%), so that small traces have some. 70% of jobs have
     one task (measured: 70%), and the others a Pareto number of tasks (alpha 1.1,
@@ -282,7 +283,7 @@ def generate_google_2011(
 
     *Trace start and end.* The cell starts filled to ``initial_load`` of its CPU
     with jobs alive at the window start: services up to the share of the load
-    they carry in the long run (estimated with the arrival rate), then batch
+    they carry in the long run (computed with the arrival rate), then batch
     jobs. Their lifetimes or run times are drawn length-biased, as for jobs seen
     at a random instant, and a uniform fraction of each is left. Their tasks have
     SUBMIT and SCHEDULE at time 0 ("before the window"). Tasks beyond the target
