@@ -1,9 +1,9 @@
 """Tests of the synthetic Google 2011 trace generator.
 
-The trace is read back with a parser and checkers written here from the trace
-documentation, independently of the generator's code: the lifecycle state machine,
-the capacity of every machine at every instant, the agreement of job and task events,
-and the usage windows.
+The trace is read back with the independent parser and checkers of
+``google2011_checks``, written from the trace documentation. They check the
+lifecycle state machine, the capacity of every machine at every instant, the
+agreement of job and task events, and the usage windows.
 """
 
 from __future__ import annotations
@@ -229,9 +229,11 @@ def test_job_events_agree_with_task_events(trace: Trace):
     for job, events in jobs.items():
         kinds = [e["event"] for e in events]
         assert kinds[0] == SUBMIT, (job, kinds)
-        assert kinds.count(SUBMIT) == 1 and kinds.count(SCHEDULE) <= 1, (job, kinds)
+        assert kinds.count(SUBMIT) == 1, (job, kinds)
+        assert kinds.count(SCHEDULE) <= 1, (job, kinds)
         ends = [k for k in kinds if k in (FAIL, FINISH, KILL)]
-        assert len(ends) <= 1 and kinds[-1] in (SUBMIT, SCHEDULE, *ends), (job, kinds)
+        assert len(ends) <= 1, (job, kinds)
+        assert kinds[-1] in (SUBMIT, SCHEDULE, *ends), (job, kinds)
         if job not in tasks_of:
             continue
 
