@@ -12,6 +12,7 @@ from muosm_perf.kernels._numba import NULL_INT
 from muosm_perf.kernels._replay_kernel import sample_offset
 from muosm_perf.kernels.policy import PLACEMENTS, QUEUE_ORDERS, SchedulerPolicy
 from muosm_perf.kernels.reference.replay import replay_reference, splitmix_offset
+from muosm_perf.kernels.reference.replay_simpy import replay_simpy
 from muosm_perf.kernels.replay import (
     INT64_MAX,
     ReplayInput,
@@ -565,3 +566,54 @@ def test_bypass_skips_decision_time():
     result = run_both(inputs, SchedulerPolicy(job_decision_s=5e-6))
     assert result.schedule_time_us.tolist() == [0, 5]
     assert result.totals["batches"] == 1
+
+
+@settings(max_examples=300, deadline=None)
+@given(replay_inputs(), policies())
+def test_simpy_oracle_matches_kernel(inputs, policy):
+    assert_same(replay_arrays(inputs, policy), replay_simpy(inputs, policy))
+
+
+@pytest.mark.parametrize("queue", QUEUE_ORDERS)
+@pytest.mark.parametrize("placement", PLACEMENTS)
+def test_simpy_oracle_every_policy(queue, placement):
+    # A seeded input with every kind of event, replayed by both implementations.
+    rng = np.random.default_rng(7)
+    machines = 6
+    events = [(0, m, ADD, 1.0, 1.0) for m in range(machines)]
+    events += [
+        (40, 2, REMOVE, NAN, NAN),
+        (55, 2, ADD, 0.5, 1.0),
+        (60, 4, UPDATE, 0.25, 0.5),
+    ]
+    tasks = []
+    for _ in range(60):
+        end = int(rng.integers(20, 120)) if rng.random() < 0.1 else None
+        tasks.append(
+            (
+                int(rng.integers(0, 100)),
+                float(rng.choice([0.0, 0.1, 0.25, 0.5])),
+                float(rng.choice([0.1, 0.2, 0.4])),
+                int(rng.integers(0, 12)),
+                -1 if end is not None else int(rng.choice([0, 5, 20, 80])),
+                end,
+            )
+        )
+    tasks.sort(key=lambda row: row[0])
+    group = [int(g) for g in rng.integers(0, 10, len(tasks))]
+    inputs = make_input(machines, events, tasks, grid=range(0, 150, 10), group=group)
+    policy = SchedulerPolicy(
+        queue=queue,
+        placement=placement,
+        candidates=3,
+        job_decision_s=2e-6,
+        task_decision_s=1e-6,
+        schedulers=2,
+        supervision=SupervisionPolicy(kind="backoff", base_delay_s=3e-6),
+        seed=5,
+    )
+    kernel = replay_arrays(inputs, policy)
+    assert_same(kernel, replay_simpy(inputs, policy))
+    assert_same(kernel, replay_reference(inputs, policy))
+    assert kernel.totals["placements"] > 0
+    assert kernel.totals["evictions"] > 0
