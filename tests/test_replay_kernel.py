@@ -17,6 +17,7 @@ from muosm_perf.kernels.replay import (
     INT64_MAX,
     ReplayInput,
     duration_class,
+    queue_levels,
     replay_arrays,
 )
 from muosm_perf.kernels.supervision import SupervisionPolicy
@@ -617,3 +618,18 @@ def test_simpy_oracle_every_policy(queue, placement):
     assert_same(kernel, replay_reference(inputs, policy))
     assert kernel.totals["placements"] > 0
     assert kernel.totals["evictions"] > 0
+
+
+def test_queue_levels_counting_and_sorting_agree():
+    rng = np.random.default_rng(3)
+    key1 = rng.integers(-5, 5, 200)
+    key2 = rng.integers(0, 3, 200)
+    level, count = queue_levels(key1, key2)
+    wide, wide_count = queue_levels(key1 * 2**40, key2)
+    np.testing.assert_array_equal(level, wide)
+    assert count == wide_count
+    order = sorted(set(zip(key1.tolist(), key2.tolist(), strict=True)))
+    expected = [
+        order.index(pair) for pair in zip(key1.tolist(), key2.tolist(), strict=True)
+    ]
+    assert level.tolist() == expected

@@ -76,6 +76,11 @@ TOTALS = (
 
 _MASK = (1 << 64) - 1
 
+RUN_SPAN = 1 << 20
+"""A completion entry is ``process * RUN_SPAN + kills % RUN_SPAN``, so an entry left
+by a run that a REMOVE killed is told from the current run without a per-process
+array of completion times. It would fail only for 2^20 kills of one process."""
+
 
 @njit
 def sample_offset(seed, process, restarts, machines):
@@ -107,6 +112,8 @@ def _refresh_leaf(
     else:
         set_leaf(tree_cpu, tree_memory, size, m, -np.inf, -np.inf)
         low = np.inf
+    if tree_low_cpu.shape[0] == 0:
+        return  # only best-fit keeps the tree of minimum free CPU
     node = size + m
     tree_low_cpu[node] = low
     node //= 2
@@ -209,7 +216,11 @@ def _choose_among(
 
 @njit
 def _enqueue(p, level, queue, slot_of, cpu, memory):
-    """Put process ``p`` in the next slot of its level; return the queue arrays."""
+    """Put process ``p`` in the next slot of its level; return the queue arrays.
+
+    The slot's leaf in the min-tree stays empty: the pass visits new processes from
+    its own list, and :func:`_insert` adds those it leaves pending.
+    """
     base, fill, slot_process, q_size, q_cpu, q_memory = queue
     if base[level] + fill[level] == base[level + 1]:
         base, slot_process, q_size, q_cpu, q_memory = relayout(
@@ -219,8 +230,14 @@ def _enqueue(p, level, queue, slot_of, cpu, memory):
     fill[level] += 1
     slot_process[slot] = p
     slot_of[p] = slot
-    set_slot(q_cpu, q_memory, q_size, slot, cpu[p], memory[p])
     return base, fill, slot_process, q_size, q_cpu, q_memory
+
+
+@njit
+def _insert(p, queue, slot_of, cpu, memory):
+    """Add the requests of a pending process to the min-tree of the queue."""
+    _, _, _, q_size, q_cpu, q_memory = queue
+    set_slot(q_cpu, q_memory, q_size, slot_of[p], cpu[p], memory[p])
 
 
 @njit
@@ -229,7 +246,8 @@ def _dequeue(p, queue, slot_of):
     slot = slot_of[p]
     slot_process[slot] = -1
     slot_of[p] = -1
-    set_slot(q_cpu, q_memory, q_size, slot, np.inf, np.inf)
+    if q_cpu[q_size + slot] != np.inf:
+        set_slot(q_cpu, q_memory, q_size, slot, np.inf, np.inf)
 
 
 @njit
@@ -291,19 +309,19 @@ def replay_kernel(
     count = np.zeros(n_machines, np.int64)
     head = np.full(n_machines, -1, np.int64)
     size, tree_cpu, tree_memory = new_tree(n_machines)
-    tree_low_cpu = np.full(2 * size, np.inf)
+    tree_low_cpu = np.full(2 * size if rule == BEST_FIT else 0, np.inf)
     trees = (tree_cpu, tree_memory, tree_low_cpu)
     stack = np.empty(STACK_DEPTH, np.int64)
 
     # Processes.
     state = np.zeros(n, np.int8)
-    completion = np.full(n, NULL_INT, np.int64)
-    on_machine = np.full(n, -1, np.int64)
-    next_on = np.full(n, -1, np.int64)
-    prev_on = np.full(n, -1, np.int64)
+    # int32 where the values allow it, to keep a 25-million-process replay small.
+    on_machine = np.full(n, -1, np.int32)
+    next_on = np.full(n, -1, np.int32)
+    prev_on = np.full(n, -1, np.int32)
     schedule = np.full(n, NULL_INT, np.int64)
-    first_machine = np.full(n, -1, np.int64)
-    kills = np.zeros(n, np.int64)
+    first_machine = np.full(n, -1, np.int32)
+    kills = np.zeros(n, np.int32)
 
     # Cancellation instants in time order, then process order.
     with_end = np.nonzero(end != NULL_INT)[0]
@@ -335,10 +353,11 @@ def replay_kernel(
     for p in range(n):
         arrivals[level[p]] += 1
     queue = new_queue(arrivals + np.maximum(arrivals // 16, 4))
-    slot_of = np.full(n, -1, np.int64)
+    slot_of = np.full(n, -1, np.int32)
     q_stack = np.empty(STACK_LENGTH, np.int64)
     new = np.empty(1024, np.int64)
     new_len = 0
+    new_slots = np.empty(1024, np.int64)
     is_new = np.zeros(n, np.bool_)
     # Machines whose free capacity may have grown since the last pass.
     grown = np.empty(max(n_machines, 1), np.int64)
@@ -386,7 +405,8 @@ def replay_kernel(
         # 1. Completions.
         while completions_n > 0 and completions_t[0] == t:
             _, p, completions_n = heap_pop(completions_t, completions_p, completions_n)
-            if state[p] != RUNNING or completion[p] != t:
+            p, run = divmod(p, RUN_SPAN)
+            if state[p] != RUNNING or kills[p] % RUN_SPAN != run:
                 continue  # an entry left by a kill
             m = on_machine[p]
             used_cpu[m] -= cpu[p]
@@ -448,7 +468,6 @@ def replay_kernel(
                     p = next_on[p]
                 victims.sort()
                 for p in victims:
-                    completion[p] = NULL_INT
                     on_machine[p] = -1
                     kills[p] += 1
                     totals[_EVICTIONS] += 1
@@ -579,26 +598,30 @@ def replay_kernel(
             continue
         totals[_PASSES] += 1
         _, _, slot_process, q_size, q_cpu, q_memory = queue
-        new_slots = np.empty(new_len, np.int64)
+        new_slots = ensure_capacity(new_slots, new_len)
         k = 0
         for i in range(new_len):
             if state[new[i]] == PENDING:
                 new_slots[k] = slot_of[new[i]]
                 k += 1
-        new_slots = np.sort(new_slots[:k])
+        new_slots[:k].sort()
         scan_all = n_grown > grown_search_limit
         next_new = 0
         cursor = -1
         while True:
+            # New processes come from their sorted list, earlier ones from the
+            # min-tree, which holds only processes pending before this pass.
+            while next_new < k and new_slots[next_new] <= cursor:
+                next_new += 1
+            candidate = new_slots[next_new] if next_new < k else -1
             if scan_all:
                 # Every waiting process may fit somewhere: visit them all.
-                candidate = first_fitting_after(
+                slot = first_fitting_after(
                     q_cpu, q_memory, q_size, cursor, _FLOAT_MAX, _FLOAT_MAX, q_stack
                 )
+                if slot >= 0 and (candidate < 0 or slot < candidate):
+                    candidate = slot
             else:
-                while next_new < k and new_slots[next_new] <= cursor:
-                    next_new += 1
-                candidate = new_slots[next_new] if next_new < k else -1
                 for i in range(n_grown):
                     m = grown[i]
                     slot = first_fitting_after(
@@ -663,7 +686,7 @@ def replay_kernel(
                 memory,
                 duration,
                 end,
-                completion,
+                kills,
                 schedule,
                 first_machine,
                 completions_t,
@@ -674,6 +697,9 @@ def replay_kernel(
                 trees, size, m, alive, place_cpu, place_memory, used_cpu, used_memory
             )
             totals[_PLACEMENTS] += 1
+        for i in range(new_len):
+            if state[new[i]] == PENDING:
+                _insert(new[i], queue, slot_of, cpu, memory)
         for i in range(new_len):
             is_new[new[i]] = False
         new_len = 0
@@ -713,7 +739,7 @@ def _place(
     memory,
     duration,
     end,
-    completion,
+    kills,
     schedule,
     first_machine,
     heap_times,
@@ -739,9 +765,8 @@ def _place(
         done = NULL_INT
     else:
         done = t + duration[p]
-    completion[p] = done
     if done != NULL_INT:
         heap_times, heap_items, heap_size = heap_push(
-            heap_times, heap_items, heap_size, done, p
+            heap_times, heap_items, heap_size, done, p * RUN_SPAN + kills[p] % RUN_SPAN
         )
     return heap_times, heap_items, heap_size
