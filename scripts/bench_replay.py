@@ -185,8 +185,10 @@ def full_scale_child(machines: int, tasks: int, days: float) -> dict:
     inputs = synthetic_workload(machines, tasks, int(days * DAY_US), seed=2011)
     generate_s = time.perf_counter() - began
     began = time.perf_counter()
+    began_cpu = time.process_time()
     output = replay_arrays(inputs)
     replay_s = time.perf_counter() - began
+    replay_cpu_s = time.process_time() - began_cpu
     peak_kib = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
     return {
         "machines": machines,
@@ -196,6 +198,8 @@ def full_scale_child(machines: int, tasks: int, days: float) -> dict:
         "compile_s": compile_s,
         "generate_s": generate_s,
         "replay_s": replay_s,
+        "replay_cpu_s": replay_cpu_s,
+        "load_average": os.getloadavg(),
         "peak_rss_gib": peak_kib / 2**20,
         "totals": output.totals,
         "mean_cpu_utilization": float(
