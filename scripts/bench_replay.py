@@ -4,10 +4,10 @@ Usage, from the repository root::
 
     PYTHONPATH=$PWD python scripts/bench_replay.py [--quick]
 
-Parts, each on a synthetic workload drawn with a fixed seed (jobs of geometric
-size with a mean of 37 tasks, as the 2011 trace has 25.4 million tasks in 672,004
-jobs; per-job requests; log-normal durations sized for a CPU load near 70%; machine
-failures and capacity updates):
+Each part runs on a synthetic workload drawn with a fixed seed. Jobs have a
+geometric size with a mean of 37 tasks, as the 2011 trace has 25.4 million tasks in
+672,004 jobs. Requests are per job, durations log-normal and sized for a CPU load
+near 70%, and machines fail and change capacity. The parts:
 
 1. the SimPy implementation of the model and the kernel on the same input, in the
    same run, with identical outputs checked;

@@ -1,8 +1,8 @@
 """The compiled event loop of the replay; :mod:`muosm_perf.kernels.replay` wraps it.
 
 Machine state lives in per-machine arrays and in the placement trees of
-:mod:`muosm_perf.kernels.placement`, whose leaves are the free capacity as the
-scheduler sees it (capacity times the overcommitment factor, minus requests). The
+:mod:`muosm_perf.kernels.placement`. Their leaves are the free capacity that
+placement uses: capacity times the overcommitment factor, minus requests. The
 pending queue is the slot queue of :mod:`muosm_perf.kernels._pending`.
 """
 
@@ -77,9 +77,12 @@ TOTALS = (
 _MASK = (1 << 64) - 1
 
 RUN_SPAN = 1 << 20
-"""A completion entry is ``process * RUN_SPAN + kills % RUN_SPAN``, so an entry left
-by a run that a REMOVE killed is told from the current run without a per-process
-array of completion times. It would fail only for 2^20 kills of one process."""
+"""Completion entries are ``process * RUN_SPAN + kills % RUN_SPAN``.
+
+An entry left by a run that a REMOVE killed then differs from the current run's
+entry, with no per-process array of completion times. Two runs of one process would
+be confused only 2^20 kills apart.
+"""
 
 
 @njit

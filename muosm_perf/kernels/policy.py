@@ -4,8 +4,8 @@ A policy is named ``QUEUE+PLACEMENT``, for example ``priority+first-fit``:
 
 - queue order: ``fifo`` (enqueue order), ``priority`` (higher priority first, then
   enqueue order) or ``shortest`` (shorter duration class first, then enqueue order;
-  a class is a power of two of seconds, because a scheduler knows durations only
-  roughly; processes without a known duration come last);
+  a class is a power of two of seconds, because a scheduler has only rough
+  estimates of durations; processes without a known duration come last);
 - placement: ``first-fit`` (lowest-index machine that fits), ``best-fit`` (least
   free CPU left after placement), ``worst-fit`` (most free CPU left), or
   ``sampled``: as Borg does, score a few feasible machines and take the best.

@@ -6,7 +6,7 @@ arrivals, machine events, completions, cancellations, backoff restarts and the e
 of scheduler decisions. The first record of an instant also schedules the instant's
 handler as a zero-delay event. SimPy runs events of one time in the order they were
 scheduled, and every record of an instant was scheduled before the handler, so the
-handler sees them all. It then applies the model's steps in their fixed order
+handler receives them all. It then applies the model's steps in their fixed order
 (:mod:`muosm_perf.kernels.replay`). A completion at the same instant (a process of
 duration 0) is a new timeout, so it starts a second round of the instant, as in the
 model.
@@ -131,7 +131,7 @@ class SimpyReplay:
     # Machine state.
 
     def free(self, m: int) -> tuple[float, float]:
-        """Return the free CPU and memory of machine ``m`` as the scheduler sees it."""
+        """Return the free CPU and memory of machine ``m`` with overcommitment."""
         return (
             self.place_cpu[m] - self.used_cpu[m],
             self.place_memory[m] - self.used_memory[m],
