@@ -41,6 +41,7 @@ from muosm_perf.kernels.replay import ReplayInput, compile_replay, replay_arrays
 from muosm_perf.model.lifecycle import CellEvent
 
 SECOND_US = 1_000_000
+BEST_FIT_LIMIT = 16_000
 DAY_US = 86_400 * SECOND_US
 
 
@@ -157,7 +158,7 @@ def compare_with_simpy(machines: int, tasks: int, repeats: int) -> dict:
     """Time SimPy and the kernel on one input and check they agree."""
     inputs = synthetic_workload(machines, tasks, 2 * 3600 * SECOND_US, seed=11)
     policy = SchedulerPolicy(job_decision_s=0.05, schedulers=4)
-    simpy_s, simpy_output = median_time(lambda: replay_simpy(inputs, policy), 1)
+    simpy_s, simpy_output = median_time(lambda: replay_simpy(inputs, policy), repeats)
     kernel_s, kernel_output = median_time(
         lambda: replay_arrays(inputs, policy), repeats
     )
@@ -225,26 +226,36 @@ def full_scale(machines: int, tasks: int, days: float) -> dict:
 def placement_scaling(
     machine_counts: list[int], tasks_per_machine: int, repeats: int
 ) -> list[dict]:
-    """Time per placement at several machine counts, load held constant."""
+    """Time per placement at several machine counts, load held constant.
+
+    Best-fit is timed only up to 16,000 machines, because its search is not
+    logarithmic (see :func:`muosm_perf.kernels.placement.best_fit`).
+    """
     rows = []
     for machines in machine_counts:
         tasks = machines * tasks_per_machine
         inputs = synthetic_workload(machines, tasks, DAY_US, seed=machines)
         for placement in ("first-fit", "sampled", "worst-fit", "best-fit"):
+            if placement == "best-fit" and machines > BEST_FIT_LIMIT:
+                continue
             policy = SchedulerPolicy(placement=placement)
             seconds, output = median_time(
                 lambda policy=policy, inputs=inputs: replay_arrays(inputs, policy),
                 repeats,
             )
-            rows.append(
-                {
-                    "machines": machines,
-                    "tasks": tasks,
-                    "placement": placement,
-                    "seconds": seconds,
-                    "placements": output.totals["placements"],
-                    "ns_per_placement": 1e9 * seconds / output.totals["placements"],
-                }
+            row = {
+                "machines": machines,
+                "tasks": tasks,
+                "placement": placement,
+                "seconds": seconds,
+                "placements": output.totals["placements"],
+                "ns_per_placement": 1e9 * seconds / output.totals["placements"],
+            }
+            rows.append(row)
+            print(
+                f"{machines:>6} machines {placement:<9} "
+                f"{row['ns_per_placement']:8.0f} ns per placement",
+                flush=True,
             )
     return rows
 
@@ -253,6 +264,11 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--quick", action="store_true", help="small sizes only")
     parser.add_argument("--repeats", type=int, default=3)
+    parser.add_argument(
+        "--parts",
+        default="simpy,scaling,full",
+        help="comma-separated parts to run: simpy, scaling, full (default all)",
+    )
     parser.add_argument("--child-full-scale", help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
 
@@ -265,30 +281,30 @@ def main(argv: list[str] | None = None) -> int:
     if args.quick:
         simpy_size, scale, counts = (20, 1_000), (1_000, 200_000, 2.0), [500, 2_000]
     else:
-        simpy_size = (100, 10_000)
+        simpy_size = (200, 20_000)
         scale = (12_500, 25_000_000, 29.0)
         counts = [1_000, 4_000, 16_000, 64_000]
 
-    simpy = compare_with_simpy(*simpy_size, args.repeats)
-    print(
-        f"SimPy {simpy['simpy_s']:.2f} s, kernel {simpy['kernel_s'] * 1e3:.2f} ms, "
-        f"speed-up {simpy['speedup']:.0f}x, identical {simpy['identical_outputs']}",
-        flush=True,
-    )
-    scaling = placement_scaling(counts, 50, args.repeats)
-    for row in scaling:
+    parts = set(args.parts.split(","))
+    simpy = scaling = big = None
+    if "simpy" in parts:
+        simpy = compare_with_simpy(*simpy_size, args.repeats)
         print(
-            f"{row['machines']:>6} machines {row['placement']:<9} "
-            f"{row['ns_per_placement']:8.0f} ns per placement",
+            f"SimPy {simpy['simpy_s']:.2f} s, kernel {simpy['kernel_s'] * 1e3:.2f} "
+            f"ms, speed-up {simpy['speedup']:.0f}x, identical "
+            f"{simpy['identical_outputs']}",
             flush=True,
         )
-    big = full_scale(*scale)
-    print(
-        f"full scale: {big['tasks']:,} tasks on {big['machines']:,} machines over "
-        f"{big['days']} days in {big['replay_s']:.1f} s, peak {big['peak_rss_gib']:.2f}"
-        " GiB",
-        flush=True,
-    )
+    if "scaling" in parts:
+        scaling = placement_scaling(counts, 20, args.repeats)
+    if "full" in parts:
+        big = full_scale(*scale)
+        print(
+            f"full scale: {big['tasks']:,} tasks on {big['machines']:,} machines "
+            f"over {big['days']} days in {big['replay_s']:.1f} s "
+            f"({big['replay_cpu_s']:.1f} s CPU), peak {big['peak_rss_gib']:.2f} GiB",
+            flush=True,
+        )
     figures = {
         "machine": {
             "python": platform.python_version(),

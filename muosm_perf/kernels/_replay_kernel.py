@@ -25,6 +25,7 @@ from muosm_perf.kernels.placement import (
     balance_score,
     best_fit,
     first_fit,
+    first_fit_from,
     new_tree,
     sampled_fit,
     set_leaf,
@@ -611,6 +612,12 @@ def replay_kernel(
         scan_all = n_grown > grown_search_limit
         next_new = 0
         cursor = -1
+        # First-fit answer for the last request searched in this pass. Free
+        # capacity only shrinks during a pass, so a process with the same
+        # requests fits no machine below it (and none at all after a miss).
+        hint_cpu = -1.0
+        hint_memory = -1.0
+        hint_machine = -1
         while True:
             # New processes come from their sorted list, earlier ones from the
             # min-tree, which holds only processes pending before this pass.
@@ -645,7 +652,16 @@ def replay_kernel(
             offset = 0
             if rule == SAMPLED:
                 offset = sample_offset(seed, p, kills[p], n_machines)
-            if is_new[p] or scan_all:
+            if rule == FIRST_FIT and cpu[p] == hint_cpu and memory[p] == hint_memory:
+                m = hint_machine
+                if m >= 0 and (
+                    tree_cpu[size + m] < cpu[p] or tree_memory[size + m] < memory[p]
+                ):
+                    m = first_fit_from(
+                        tree_cpu, tree_memory, size, m + 1, cpu[p], memory[p], stack
+                    )
+                hint_machine = m
+            elif is_new[p] or scan_all:
                 m = _choose_machine(
                     rule,
                     trees,
@@ -670,6 +686,10 @@ def replay_kernel(
                     candidates,
                     n_machines,
                 )
+            if rule == FIRST_FIT:
+                hint_cpu = cpu[p]
+                hint_memory = memory[p]
+                hint_machine = m
             if m < 0:
                 continue
             _dequeue(p, queue, slot_of)
