@@ -2,7 +2,7 @@
 
 Usage, from the repository root::
 
-    PYTHONPATH=$PWD python scripts/bench_replay.py [--quick] [--parts simpy,scaling,full]
+    PYTHONPATH=$PWD python scripts/bench_replay.py [--quick] [--parts PARTS]
 
 Each part runs on a synthetic workload drawn with a fixed seed. Jobs have a
 geometric size with a mean of 37 tasks, as the 2011 trace has 25.4 million tasks in
