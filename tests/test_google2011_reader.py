@@ -14,7 +14,7 @@ import polars as pl
 import pytest
 from conftest import job_row, machine_row, task_row, write_shard
 
-from muosm_perf.errors import TraceFormatError, TraceNotFoundError
+from muosm_perf.errors import OutputError, TraceFormatError, TraceNotFoundError
 from muosm_perf.model import schema
 from muosm_perf.model.store import TraceStore
 from muosm_perf.traces.google2011 import (
@@ -318,9 +318,36 @@ def test_store_over_unrelated_folder_is_refused(make_trace, tmp_path):
     target.mkdir()
     (target / "thesis.tex").write_text("keep me")
     trace = make_trace([task_row(600_000_000, 1, 0, 0)])
-    with pytest.raises(Exception, match="not a trace store"):
+    with pytest.raises(OutputError, match="holds files muosm-perf did not write"):
         ingest_google_2011(trace, target)
     assert (target / "thesis.tex").read_text() == "keep me"
+
+
+def test_store_over_folder_with_foreign_manifest_is_refused(make_trace, tmp_path):
+    target = tmp_path / "extension"
+    (target / "src").mkdir(parents=True)
+    (target / "manifest.json").write_text('{"manifest_version": 3}')
+    (target / "src" / "main.js").write_text("code")
+    trace = make_trace([task_row(600_000_000, 1, 0, 0)])
+    with pytest.raises(OutputError, match="holds files muosm-perf did not write"):
+        ingest_google_2011(trace, target)
+    assert (target / "src" / "main.js").read_text() == "code"
+
+
+def test_store_inside_its_trace_folder_is_refused(make_trace, tmp_path):
+    trace = make_trace([task_row(600_000_000, 1, 0, 0)])
+    with pytest.raises(OutputError, match="holds the input"):
+        ingest_google_2011(trace, trace.parent)
+    assert (trace / "task_events").is_dir()
+
+
+def test_store_replaces_earlier_store(make_trace, tmp_path):
+    trace = make_trace([task_row(600_000_000, 1, 0, 0)])
+    ingest_google_2011(trace, tmp_path / "store")
+    (tmp_path / "store" / "extra.txt").write_text("left by an earlier run")
+    store = ingest_google_2011(trace, tmp_path / "store")
+    assert not (tmp_path / "store" / "extra.txt").exists()
+    assert store.read("transitions").height == 1
 
 
 def test_schema_file_mismatch_is_an_error(make_trace, tmp_path):

@@ -447,7 +447,7 @@ def ingest_google_2011(
     jobs = [
         (table, path) for table in _TABLES for path in tables.get(table.spec.name, [])
     ]
-    with StoreWriter(store_path, FORMAT) as writer:
+    with StoreWriter(store_path, FORMAT, inputs=[trace_dir]) as writer:
         writer.manifest["source"].update(
             {
                 "path": str(trace_dir.resolve()),
