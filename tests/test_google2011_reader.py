@@ -417,3 +417,27 @@ def test_task_constraints_are_read(make_trace, tmp_path):
     quarantine = store.read("quarantine")
     assert quarantine["column"].to_list() == ["comparison_operator (field 4)"]
     assert quarantine["value"].to_list() == ["9"]
+
+
+def test_duplicate_shard_is_an_error(make_trace):
+    trace = make_trace([task_row(600_000_000, 1, 0, 0)])
+    shard = trace / "task_events" / "part-00000-of-00001.csv.gz"
+    (trace / "task_events" / "part-00000-of-00001 (1).csv.gz").write_bytes(
+        shard.read_bytes()
+    )
+    with pytest.raises(TraceFormatError, match=r"same content .* as task_events/"):
+        ingest_google_2011(trace, trace.parent / "store")
+
+
+def test_schema_file_not_utf8_is_an_error(make_trace, tmp_path):
+    trace = make_trace([task_row(600_000_000, 1, 0, 0)])
+    (trace / "schema.csv").write_bytes(b"\xff\xfe not text")
+    with pytest.raises(TraceFormatError, match=r"schema\.csv: is not UTF-8"):
+        ingest_google_2011(trace, tmp_path / "store")
+
+
+def test_schema_file_wrong_header_is_an_error(make_trace, tmp_path):
+    trace = make_trace([task_row(600_000_000, 1, 0, 0)])
+    (trace / "schema.csv").write_text("a,b\n1,2\n")
+    with pytest.raises(TraceFormatError, match="line 1: has the header a, b"):
+        ingest_google_2011(trace, tmp_path / "store")
