@@ -60,6 +60,7 @@ TOTALS = (
     "instants",
     "passes",
     "placements",
+    "conflicts",
 )
 (
     _EVICTIONS,
@@ -73,6 +74,7 @@ TOTALS = (
     _INSTANTS,
     _PASSES,
     _PLACEMENTS,
+    _CONFLICTS,
 ) = range(len(TOTALS))
 
 _MASK = (1 << 64) - 1
@@ -295,6 +297,7 @@ def replay_kernel(
     supervision_max_us,
     supervision_max_restarts,
     schedulers,
+    optimistic,
     grown_search_limit,
 ):
     """Run the replay; see :mod:`muosm_perf.kernels.replay` for the model."""
@@ -351,6 +354,11 @@ def replay_kernel(
     service_from = np.zeros(schedulers, np.int64)
     service_to = np.zeros(schedulers, np.int64)
     busy_schedulers = 0
+    # Optimistic schedulers: the machine each process was decided onto, and the
+    # machine state saved while a decision is made on a private copy.
+    tentative = np.full(n if optimistic else 0, -1, np.int32)
+    saved_machine = np.empty(16, np.int64)
+    saved_used = np.empty(32, np.float64)
 
     # The pending queue, with room per level for its arrivals and some kills.
     arrivals = np.zeros(n_levels, np.int64)
@@ -556,6 +564,56 @@ def replay_kernel(
                     p = intake[i]
                     if state[p] != INTAKE:
                         continue
+                    if optimistic and tentative[p] >= 0:
+                        # Commit the decision if its machine still has room;
+                        # otherwise a conflict, and the process is decided again.
+                        m = tentative[p]
+                        if (
+                            tree_cpu[size + m] >= cpu[p]
+                            and tree_memory[size + m] >= memory[p]
+                        ):
+                            completions_t, completions_p, completions_n = _place(
+                                p,
+                                m,
+                                t,
+                                state,
+                                on_machine,
+                                next_on,
+                                prev_on,
+                                head,
+                                count,
+                                used_cpu,
+                                used_memory,
+                                cpu,
+                                memory,
+                                duration,
+                                end,
+                                kills,
+                                schedule,
+                                first_machine,
+                                completions_t,
+                                completions_p,
+                                completions_n,
+                            )
+                            _refresh_leaf(
+                                trees,
+                                size,
+                                m,
+                                alive,
+                                place_cpu,
+                                place_memory,
+                                used_cpu,
+                                used_memory,
+                            )
+                            totals[_PLACEMENTS] += 1
+                        else:
+                            totals[_CONFLICTS] += 1
+                            intake, intake_batch, intake_len = _intake_append(
+                                intake, intake_batch, intake_len, p, next_batch
+                            )
+                            next_batch += 1
+                            open_group = NULL_INT
+                        continue
                     state[p] = PENDING
                     queue = _enqueue(p, level[p], queue, slot_of, cpu, memory)
                     is_new[p] = True
@@ -588,6 +646,63 @@ def replay_kernel(
                 service_from[s] = intake_head
                 service_to[s] = stop
                 service_end[s] = t + cost
+                if optimistic:
+                    # Decide on the state as it is now, in a private copy: place
+                    # the batch tentatively, then restore the machines exactly.
+                    n_saved = 0
+                    for i in range(intake_head, stop):
+                        p = intake[i]
+                        if state[p] != INTAKE:
+                            continue
+                        offset = 0
+                        if rule == SAMPLED:
+                            offset = sample_offset(seed, p, kills[p], n_machines)
+                        m = _choose_machine(
+                            rule,
+                            trees,
+                            size,
+                            cpu[p],
+                            memory[p],
+                            offset,
+                            candidates,
+                            n_machines,
+                            stack,
+                        )
+                        tentative[p] = m
+                        if m < 0:
+                            continue
+                        saved_machine = ensure_capacity(saved_machine, n_saved + 1)
+                        saved_used = ensure_capacity(saved_used, 2 * n_saved + 2)
+                        saved_machine[n_saved] = m
+                        saved_used[2 * n_saved] = used_cpu[m]
+                        saved_used[2 * n_saved + 1] = used_memory[m]
+                        n_saved += 1
+                        used_cpu[m] += cpu[p]
+                        used_memory[m] += memory[p]
+                        _refresh_leaf(
+                            trees,
+                            size,
+                            m,
+                            alive,
+                            place_cpu,
+                            place_memory,
+                            used_cpu,
+                            used_memory,
+                        )
+                    for j in range(n_saved - 1, -1, -1):
+                        m = saved_machine[j]
+                        used_cpu[m] = saved_used[2 * j]
+                        used_memory[m] = saved_used[2 * j + 1]
+                        _refresh_leaf(
+                            trees,
+                            size,
+                            m,
+                            alive,
+                            place_cpu,
+                            place_memory,
+                            used_cpu,
+                            used_memory,
+                        )
                 busy_schedulers += 1
                 intake_head = stop
                 if cost == 0:

@@ -25,7 +25,13 @@ Python, processes instants in time order. At each instant ``t``, in this order:
    idle schedulers take the next batches in scheduler order. A decision takes
    ``job_decision_s + task_decision_s * processes`` (processes of the batch not
    cancelled when the decision starts) and ends with the batch's processes in the
-   pending queue. With zero decision times, batches go through at once;
+   pending queue. With zero decision times, batches go through at once. With
+   ``optimistic`` schedulers (Omega's shared-state model), a decision places the
+   batch's processes on a private copy of the cell state as it is when the
+   decision starts, by the placement rule and in batch order. When it ends, each
+   process whose machine still has room is placed there at once; one whose
+   machine has no room any more is a conflict and goes back to the intake as a
+   batch of its own. Processes that fitted nowhere go to the pending queue;
 6. if anything happened, one scheduling pass: the pending processes in queue order
    (a level from the policy's queue order, then enqueue order), each placed by the
    policy's placement rule (:mod:`muosm_perf.kernels.policy`) on an alive machine
@@ -485,6 +491,7 @@ def replay_arrays(
         np.int64(supervision[3]),
         np.int64(supervision[4]),
         np.int64(policy.schedulers),
+        bool(policy.optimistic),
         np.int64(grown_search_limit),
     )
     return ReplayOutput(

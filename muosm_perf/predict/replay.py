@@ -225,7 +225,11 @@ class ReplayResult:
                     "observed": self.observed_counts["machine_failure_evictions"],
                     "predicted": predicted_evictions,
                 },
-                "conflicts": {"observed": None, "predicted": 0},
+                # The trace records no scheduler conflicts.
+                "conflicts": {
+                    "observed": None,
+                    "predicted": self.totals["conflicts"],
+                },
                 "scheduler_busyness": self.scheduler_busyness,
             },
             "totals": dict(self.totals),
