@@ -10,7 +10,7 @@ Over the slots sits a segment tree of the minimum CPU and the minimum memory req
 of the processes in them (plus infinity for an empty slot). The tree stores float32
 values rounded down, to halve its memory at full trace scale: a search may then
 return a process whose exact request does not fit, which the caller checks, but it
-never skips one that fits. It answers "the first
+never skips one that fits. It finds "the first
 waiting process after slot ``s`` whose requests fit in this free capacity" without
 visiting the processes that do not fit, which is what a scheduling pass needs once
 only a few machines have gained capacity.

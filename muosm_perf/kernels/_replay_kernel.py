@@ -727,7 +727,7 @@ def replay_kernel(
         scan_all = n_grown > grown_search_limit
         next_new = 0
         cursor = -1
-        # First-fit answer for the last request searched in this pass. Free
+        # First-fit result for the last request searched in this pass. Free
         # capacity only shrinks during a pass, so a process with the same
         # requests fits no machine below it (and none at all after a miss).
         hint_cpu = -1.0

@@ -29,9 +29,9 @@ Python, processes instants in time order. At each instant ``t``, in this order:
    ``optimistic`` schedulers (Omega's shared-state model), a decision places the
    batch's processes on a private copy of the cell state as it is when the
    decision starts, by the placement rule and in batch order. When it ends, each
-   process whose machine still has room is placed there at once; one whose
-   machine has no room any more is a conflict and goes back to the intake as a
-   batch of its own. Processes that fitted nowhere go to the pending queue;
+   process whose machine still has room is placed there at once. A process whose
+   machine has no room any more is a conflict, and it goes back to the intake as
+   a batch of its own. Processes that fitted nowhere go to the pending queue;
 6. if anything happened, one scheduling pass: the pending processes in queue order
    (a level from the policy's queue order, then enqueue order), each placed by the
    policy's placement rule (:mod:`muosm_perf.kernels.policy`) on an alive machine
@@ -92,8 +92,9 @@ TOTAL_NOTES = {
     "scheduler_busy_us": "sum of the decision times, microseconds",
     "instants": "instants processed (depends on the kernel's search, not the model)",
     "passes": "scheduling passes made (depends on the kernel's search)",
+    "conflicts": "optimistic decisions whose machine had no room at commit",
 }
-"""What some counters of :attr:`ReplayOutput.totals` (named by ``TOTALS``) count."""
+"""Meaning of some counters of :attr:`ReplayOutput.totals` (named by ``TOTALS``)."""
 
 
 @dataclass(frozen=True)
