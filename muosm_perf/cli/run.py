@@ -7,6 +7,7 @@ import math
 
 from muosm_perf.pipeline import run_demo, run_main_job
 from muosm_perf.predict.replay import DEFAULT_POLICY, POLICIES
+from muosm_perf.predict.views import SWF_DEFAULT_POLICY
 from muosm_perf.traces import registry
 
 
@@ -96,12 +97,12 @@ def _positive_hours(text: str) -> float:
 def _common_options(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--policy",
-        default=DEFAULT_POLICY,
-        choices=POLICIES,
+        default=None,
         metavar="POLICY",
         help=(
-            f"replay policy, QUEUE+PLACEMENT: {', '.join(POLICIES)} "
-            f"(default: {DEFAULT_POLICY})"
+            f"replay policy: for cluster traces QUEUE+PLACEMENT, one of "
+            f"{', '.join(POLICIES)} (default: {DEFAULT_POLICY}); for SWF logs fcfs "
+            f"or easy (default: {SWF_DEFAULT_POLICY})"
         ),
     )
     parser.add_argument(
