@@ -36,11 +36,22 @@ OUTCOME = (
     "pending_at_end",
     "running_at_end",
     "placements",
+    "preemptions",
+    "offers",
+    "offers_accepted",
+    "offers_declined",
 )
 
 
 def make_input(
-    machines, events, tasks, grid=(), horizon=INT64_MAX, group=None, bypass=None
+    machines,
+    events,
+    tasks,
+    grid=(),
+    horizon=INT64_MAX,
+    group=None,
+    bypass=None,
+    band=None,
 ):
     """Build a ReplayInput from rows.
 
@@ -68,6 +79,7 @@ def make_input(
         horizon_us=horizon,
         group=None if group is None else np.array(group, np.int64),
         bypass_scheduler=None if bypass is None else np.array(bypass, np.bool_),
+        band=None if band is None else np.array(band, np.int64),
     )
 
 
@@ -81,6 +93,9 @@ def assert_same(kernel, reference):
     np.testing.assert_array_equal(kernel.memory_in_use, reference.memory_in_use)
     np.testing.assert_array_equal(kernel.cpu_capacity, reference.cpu_capacity)
     np.testing.assert_array_equal(kernel.memory_capacity, reference.memory_capacity)
+    np.testing.assert_array_equal(kernel.preemptions, reference.preemptions)
+    np.testing.assert_array_equal(kernel.framework_bands, reference.framework_bands)
+    np.testing.assert_array_equal(kernel.offer_counts, reference.offer_counts)
     for name in OUTCOME:
         assert kernel.totals[name] == reference.totals[name], name
 
@@ -344,6 +359,10 @@ def replay_inputs(draw):
     grid = sorted(draw(st.lists(st.integers(0, 90), max_size=6)))
     group = [draw(st.integers(0, 3)) for _ in tasks]
     bypass = [draw(st.booleans()) for _ in tasks]
+    # Bands from the priorities (0-1, 2, 3), or each priority its own band.
+    band = None
+    if draw(st.booleans()):
+        band = [min(max(task[3] - 1, 0), 2) for task in tasks]
     return make_input(
         machines,
         events,
@@ -352,6 +371,7 @@ def replay_inputs(draw):
         horizon=horizon,
         group=group,
         bypass=bypass,
+        band=band,
     )
 
 
@@ -367,17 +387,28 @@ def policies(draw):
             ]
         )
     )
+    option = draw(st.sampled_from([None, None, "preempt", "offers"]))
+    placement = draw(st.sampled_from(PLACEMENTS))
+    framework_placements = ()
+    if option == "offers":
+        framework_placements = tuple(
+            draw(st.lists(st.sampled_from(PLACEMENTS), max_size=3))
+        )
     return SchedulerPolicy(
         queue=draw(st.sampled_from(QUEUE_ORDERS)),
-        placement=draw(st.sampled_from(PLACEMENTS)),
+        placement=placement,
         candidates=draw(st.integers(1, 4)),
         cpu_overcommit=draw(st.sampled_from([1.0, 1.5])),
         memory_overcommit=draw(st.sampled_from([1.0, 1.25])),
         job_decision_s=draw(st.sampled_from([0.0, 2e-6])),
         task_decision_s=draw(st.sampled_from([0.0, 1e-6])),
         schedulers=draw(st.integers(1, 3)),
-        optimistic=draw(st.booleans()),
+        optimistic=option != "offers" and draw(st.booleans()),
         supervision=supervision,
+        preemption=option == "preempt",
+        offers=option == "offers",
+        refuse_s=draw(st.sampled_from([1e-6, 4e-6, 25e-6])),
+        framework_placements=framework_placements,
         seed=draw(st.integers(0, 2**40)),
     )
 

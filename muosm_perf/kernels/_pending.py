@@ -7,7 +7,11 @@ is never reused while its level has room. A level that runs out of slots is give
 twice as many and the slots are laid out again, keeping their order.
 
 Over the slots sits a segment tree of the minimum CPU and the minimum memory request
-of the processes in them (plus infinity for an empty slot). The tree stores float32
+of the processes in them (plus infinity for an empty slot), one tree per band: a
+process's requests sit in the tree of its band only, so that a search can use a
+different free capacity per band (the room preemption makes, or the machines
+offered to one framework). Without preemption or offers there is one band. The
+trees store float32
 values rounded down, to halve its memory at full trace scale: a search may then
 return a process whose exact request does not fit, which the caller checks, but it
 never skips one that fits. It finds "the first
@@ -41,7 +45,7 @@ def ensure_capacity(array, needed):
 
 
 @njit
-def new_queue(level_capacity):
+def new_queue(level_capacity, bands):
     """Lay out empty slots with ``level_capacity[l]`` slots for level ``l``.
 
     Returns
@@ -49,7 +53,7 @@ def new_queue(level_capacity):
     tuple
         ``(base, fill, slot_process, size, tree_cpu, tree_memory)``: the first slot
         of each level (length levels + 1), the slots used per level, the process in
-        each slot (-1 empty), and the min-tree.
+        each slot (-1 empty), and the min-trees, one row per band.
     """
     levels = level_capacity.shape[0]
     base = np.zeros(levels + 1, np.int64)
@@ -59,8 +63,8 @@ def new_queue(level_capacity):
     slots = base[levels]
     slot_process = np.full(max(slots, 1), -1, np.int32)
     size = tree_size(max(slots, 1))
-    tree_cpu = np.full(2 * size, np.inf, np.float32)
-    tree_memory = np.full(2 * size, np.inf, np.float32)
+    tree_cpu = np.full((bands, 2 * size), np.inf, np.float32)
+    tree_memory = np.full((bands, 2 * size), np.inf, np.float32)
     return base, fill, slot_process, size, tree_cpu, tree_memory
 
 
@@ -75,7 +79,10 @@ def floor32(value):
 
 @njit
 def set_slot(tree_cpu, tree_memory, size, slot, cpu, memory):
-    """Set the requests held in one slot and update the minima above it."""
+    """Set the requests held in one slot and update the minima above it.
+
+    ``tree_cpu`` and ``tree_memory`` are the rows of one band.
+    """
     node = size + slot
     tree_cpu[node] = floor32(cpu)
     tree_memory[node] = floor32(memory)
@@ -128,18 +135,19 @@ def first_fitting_after(
 
 
 @njit
-def relayout(base, fill, slot_process, slot_of, cpu, memory, grow_level):
+def relayout(base, fill, slot_process, slot_of, cpu, memory, band, bands, grow_level):
     """Double the slots of ``grow_level`` and lay every slot out again in order.
 
     Returns the new ``(base, slot_process, size, tree_cpu, tree_memory)``; ``fill``
-    is unchanged and ``slot_of`` is updated in place.
+    is unchanged and ``slot_of`` is updated in place. Every process in a slot gets
+    its leaf, in the tree of its band.
     """
     levels = fill.shape[0]
     capacity = np.empty(levels, np.int64)
     for level in range(levels):
         capacity[level] = base[level + 1] - base[level]
     capacity[grow_level] = max(2 * capacity[grow_level], 4)
-    new_base, _, new_slots, size, tree_cpu, tree_memory = new_queue(capacity)
+    new_base, _, new_slots, size, tree_cpu, tree_memory = new_queue(capacity, bands)
     for level in range(levels):
         for position in range(fill[level]):
             p = slot_process[base[level] + position]
@@ -147,9 +155,14 @@ def relayout(base, fill, slot_process, slot_of, cpu, memory, grow_level):
             new_slots[slot] = p
             if p >= 0:
                 slot_of[p] = slot
-                tree_cpu[size + slot] = floor32(cpu[p])
-                tree_memory[size + slot] = floor32(memory[p])
-    for node in range(size - 1, 0, -1):
-        tree_cpu[node] = min(tree_cpu[2 * node], tree_cpu[2 * node + 1])
-        tree_memory[node] = min(tree_memory[2 * node], tree_memory[2 * node + 1])
+                tree_cpu[band[p], size + slot] = floor32(cpu[p])
+                tree_memory[band[p], size + slot] = floor32(memory[p])
+    for row in range(bands):
+        for node in range(size - 1, 0, -1):
+            tree_cpu[row, node] = min(
+                tree_cpu[row, 2 * node], tree_cpu[row, 2 * node + 1]
+            )
+            tree_memory[row, node] = min(
+                tree_memory[row, 2 * node], tree_memory[row, 2 * node + 1]
+            )
     return new_base, new_slots, size, tree_cpu, tree_memory

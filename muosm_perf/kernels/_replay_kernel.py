@@ -3,7 +3,11 @@
 Machine state lives in per-machine arrays and in the placement trees of
 :mod:`muosm_perf.kernels.placement`. Their leaves are the free capacity that
 placement uses: capacity times the overcommitment factor, minus requests. The
-pending queue is the slot queue of :mod:`muosm_perf.kernels._pending`.
+processes running on a machine are in one linked list per band, most recently
+placed first. The pending queue is the slot queue of
+:mod:`muosm_perf.kernels._pending`. Preemption and the offer model keep the further
+state described in :mod:`muosm_perf.kernels._preemption` and
+:mod:`muosm_perf.kernels._offers`.
 """
 
 from __future__ import annotations
@@ -12,6 +16,10 @@ import numpy as np
 
 from muosm_perf.kernels._heap import heap_pop, heap_push, new_heap
 from muosm_perf.kernels._numba import NULL_INT, njit
+from muosm_perf.kernels._offers import (
+    framework_order,
+    refresh_offer_leaf,
+)
 from muosm_perf.kernels._pending import (
     STACK_LENGTH,
     ensure_capacity,
@@ -19,6 +27,12 @@ from muosm_perf.kernels._pending import (
     new_queue,
     relayout,
     set_slot,
+)
+from muosm_perf.kernels._preemption import (
+    add_use,
+    clear_machine,
+    refresh_room,
+    remove_use,
 )
 from muosm_perf.kernels.placement import (
     STACK_DEPTH,
@@ -61,6 +75,10 @@ TOTALS = (
     "passes",
     "placements",
     "conflicts",
+    "preemptions",
+    "offers",
+    "offers_accepted",
+    "offers_declined",
 )
 (
     _EVICTIONS,
@@ -75,6 +93,10 @@ TOTALS = (
     _PASSES,
     _PLACEMENTS,
     _CONFLICTS,
+    _PREEMPTIONS,
+    _OFFERS,
+    _OFFERS_ACCEPTED,
+    _OFFERS_DECLINED,
 ) = range(len(TOTALS))
 
 _MASK = (1 << 64) - 1
@@ -107,17 +129,52 @@ def sample_offset(seed, process, restarts, machines):
 
 @njit
 def _refresh_leaf(
-    trees, size, m, alive, place_cpu, place_memory, used_cpu, used_memory
+    trees, size, m, alive, place_cpu, place_memory, used_cpu, used_memory, rooms, pools
 ):
+    """Set machine ``m``'s leaves in every placement tree from its state.
+
+    ``rooms`` are the preemption state and ``pools`` the offer state; their arrays
+    have no rows when the option is off.
+    """
     tree_cpu, tree_memory, tree_low_cpu = trees
-    if alive[m] and not np.isnan(place_cpu[m]) and not np.isnan(place_memory[m]):
-        free_cpu = place_cpu[m] - used_cpu[m]
-        free_memory = place_memory[m] - used_memory[m]
+    open_machine = (
+        alive[m] and not np.isnan(place_cpu[m]) and not np.isnan(place_memory[m])
+    )
+    free_cpu = place_cpu[m] - used_cpu[m]
+    free_memory = place_memory[m] - used_memory[m]
+    if open_machine:
         set_leaf(tree_cpu, tree_memory, size, m, free_cpu, free_memory)
         low = free_cpu
     else:
         set_leaf(tree_cpu, tree_memory, size, m, -np.inf, -np.inf)
         low = np.inf
+    used_from_cpu, used_from_memory, _, room_cpu, room_memory = rooms
+    if room_cpu.shape[0] > 0:
+        refresh_room(
+            m,
+            open_machine,
+            place_cpu,
+            place_memory,
+            used_from_cpu,
+            used_from_memory,
+            room_cpu,
+            room_memory,
+            size,
+        )
+    in_pool, pool_cpu, pool_memory, pool_low = pools
+    for f in range(in_pool.shape[0]):
+        refresh_offer_leaf(
+            f,
+            m,
+            open_machine,
+            free_cpu,
+            free_memory,
+            in_pool,
+            pool_cpu,
+            pool_memory,
+            pool_low,
+            size,
+        )
     if tree_low_cpu.shape[0] == 0:
         return  # only best-fit keeps the tree of minimum free CPU
     node = size + m
@@ -221,7 +278,7 @@ def _choose_among(
 
 
 @njit
-def _enqueue(p, level, queue, slot_of, cpu, memory):
+def _enqueue(p, level, queue, slot_of, cpu, memory, band, waiting_in):
     """Put process ``p`` in the next slot of its level; return the queue arrays.
 
     The slot's leaf in the min-tree stays empty: the pass visits new processes from
@@ -230,30 +287,34 @@ def _enqueue(p, level, queue, slot_of, cpu, memory):
     base, fill, slot_process, q_size, q_cpu, q_memory = queue
     if base[level] + fill[level] == base[level + 1]:
         base, slot_process, q_size, q_cpu, q_memory = relayout(
-            base, fill, slot_process, slot_of, cpu, memory, level
+            base, fill, slot_process, slot_of, cpu, memory, band, q_cpu.shape[0], level
         )
     slot = base[level] + fill[level]
     fill[level] += 1
     slot_process[slot] = p
     slot_of[p] = slot
+    waiting_in[band[p]] += 1
     return base, fill, slot_process, q_size, q_cpu, q_memory
 
 
 @njit
-def _insert(p, queue, slot_of, cpu, memory):
-    """Add the requests of a pending process to the min-tree of the queue."""
+def _insert(p, queue, slot_of, cpu, memory, band):
+    """Add the requests of a pending process to the min-tree of its band."""
     _, _, _, q_size, q_cpu, q_memory = queue
-    set_slot(q_cpu, q_memory, q_size, slot_of[p], cpu[p], memory[p])
+    b = band[p]
+    set_slot(q_cpu[b], q_memory[b], q_size, slot_of[p], cpu[p], memory[p])
 
 
 @njit
-def _dequeue(p, queue, slot_of):
+def _dequeue(p, queue, slot_of, band, waiting_in):
     _, _, slot_process, q_size, q_cpu, q_memory = queue
+    b = band[p]
     slot = slot_of[p]
     slot_process[slot] = -1
     slot_of[p] = -1
-    if q_cpu[q_size + slot] != np.inf:
-        set_slot(q_cpu, q_memory, q_size, slot, np.inf, np.inf)
+    waiting_in[b] -= 1
+    if q_cpu[b, q_size + slot] != np.inf:
+        set_slot(q_cpu[b], q_memory[b], q_size, slot, np.inf, np.inf)
 
 
 @njit
@@ -263,6 +324,102 @@ def _intake_append(intake, intake_batch, intake_len, p, batch):
     intake[intake_len] = p
     intake_batch[intake_len] = batch
     return intake, intake_batch, intake_len + 1
+
+
+@njit
+def _unlink(p, hb, head, next_on, prev_on):
+    """Take process ``p`` out of the machine list ``hb`` (band * machines + m)."""
+    if prev_on[p] >= 0:
+        next_on[prev_on[p]] = next_on[p]
+    else:
+        head[hb] = next_on[p]
+    if next_on[p] >= 0:
+        prev_on[next_on[p]] = prev_on[p]
+
+
+@njit
+def _take_off(p, m, machine, band, cpu, memory, rooms, shares):
+    """Stop process ``p`` on machine ``m`` and free its requests."""
+    _, _, used_cpu, used_memory, count, head, next_on, prev_on, on_machine = machine
+    n_machines = used_cpu.shape[0]
+    b = band[p]
+    used_cpu[m] -= cpu[p]
+    used_memory[m] -= memory[p]
+    count[m] -= 1
+    if count[m] == 0:
+        used_cpu[m] = 0.0
+        used_memory[m] = 0.0
+    _unlink(p, b * n_machines + m, head, next_on, prev_on)
+    on_machine[p] = -1
+    used_from_cpu, used_from_memory, running_from, _, _ = rooms
+    if used_from_cpu.shape[0] > 0:
+        remove_use(
+            b, m, cpu[p], memory[p], used_from_cpu, used_from_memory, running_from
+        )
+    _leave_share(b, cpu[p], memory[p], shares)
+
+
+@njit
+def _leave_share(b, cpu, memory, shares):
+    share_cpu, share_memory, share_count = shares
+    if share_cpu.shape[0] == 0:
+        return
+    share_cpu[b] -= cpu
+    share_memory[b] -= memory
+    share_count[b] -= 1
+    if share_count[b] == 0:
+        share_cpu[b] = 0.0
+        share_memory[b] = 0.0
+
+
+@njit
+def _resubmit(
+    v,
+    t,
+    state,
+    kills,
+    totals,
+    supervision,
+    intake,
+    intake_batch,
+    intake_len,
+    next_batch,
+    restarts_t,
+    restarts_p,
+    restarts_n,
+):
+    """Send a killed process back through the supervision policy.
+
+    Returns the intake and restart-heap arrays and whether ``v`` went to the intake.
+    """
+    kind, base_us, factor, max_us, max_restarts = supervision
+    delay = restart_delay_us(kind, kills[v], base_us, factor, max_us, max_restarts)
+    sent = False
+    if delay == GIVE_UP:
+        state[v] = GAVE_UP
+        totals[_GIVEN_UP] += 1
+    elif delay == 0:
+        state[v] = INTAKE
+        intake, intake_batch, intake_len = _intake_append(
+            intake, intake_batch, intake_len, v, next_batch
+        )
+        next_batch += 1
+        sent = True
+    else:
+        state[v] = RESTART_WAIT
+        restarts_t, restarts_p, restarts_n = heap_push(
+            restarts_t, restarts_p, restarts_n, t + delay, v
+        )
+    return (
+        intake,
+        intake_batch,
+        intake_len,
+        next_batch,
+        restarts_t,
+        restarts_p,
+        restarts_n,
+        sent,
+    )
 
 
 @njit
@@ -280,6 +437,8 @@ def replay_kernel(
     memory,
     level,
     n_levels,
+    band,
+    n_bands,
     duration,
     end,
     grid,
@@ -298,12 +457,23 @@ def replay_kernel(
     supervision_max_restarts,
     schedulers,
     optimistic,
+    preempt,
+    offers,
+    framework_rule,
+    refuse_us,
     grown_search_limit,
 ):
     """Run the replay; see :mod:`muosm_perf.kernels.replay` for the model."""
     n = submit.shape[0]
     n_events = event_time.shape[0]
     n_grid = grid.shape[0]
+    supervision = (
+        supervision_kind,
+        supervision_base_us,
+        supervision_factor,
+        supervision_max_us,
+        supervision_max_restarts,
+    )
 
     # Machines.
     alive = np.zeros(n_machines, np.bool_)
@@ -314,7 +484,8 @@ def replay_kernel(
     used_cpu = np.zeros(n_machines)
     used_memory = np.zeros(n_machines)
     count = np.zeros(n_machines, np.int64)
-    head = np.full(n_machines, -1, np.int64)
+    # One list of running processes per band and machine: band * machines + m.
+    head = np.full(n_bands * n_machines, -1, np.int64)
     size, tree_cpu, tree_memory = new_tree(n_machines)
     tree_low_cpu = np.full(2 * size if rule == BEST_FIT else 0, np.inf)
     trees = (tree_cpu, tree_memory, tree_low_cpu)
@@ -329,6 +500,59 @@ def replay_kernel(
     schedule = np.full(n, NULL_INT, np.int64)
     first_machine = np.full(n, -1, np.int32)
     kills = np.zeros(n, np.int32)
+    preemptions = np.zeros(n if preempt else 0, np.int32)
+    # The per-machine state that placing and stopping a process change (the first
+    # two entries are not used by those helpers).
+    machine = (
+        alive,
+        place_cpu,
+        used_cpu,
+        used_memory,
+        count,
+        head,
+        next_on,
+        prev_on,
+        on_machine,
+    )
+
+    # Preemption: per band from 1 up, the requests of that band and higher on each
+    # machine, and trees of the room eviction of lower bands would make.
+    rows = n_bands if preempt else 0
+    used_from_cpu = np.zeros((rows, n_machines))
+    used_from_memory = np.zeros((rows, n_machines))
+    running_from = np.zeros((rows, n_machines), np.int64)
+    room_cpu = np.full((rows, 2 * size), -np.inf)
+    room_memory = np.full((rows, 2 * size), -np.inf)
+    rooms = (used_from_cpu, used_from_memory, running_from, room_cpu, room_memory)
+    # Machines a preemption gave room to in this pass, kept as grown for the next.
+    preempted_on = np.empty(16, np.int64)
+    n_preempted_on = 0
+    # A preemption sends processes to the intake: the instant gets another round.
+    again = False
+
+    # Offers: per framework (band), its pool of machines not declined, the trees
+    # of that pool, the declined machines waiting to return, the requests it runs.
+    frameworks = n_bands if offers else 0
+    in_pool = np.ones((frameworks, n_machines), np.bool_)
+    pool = np.empty((frameworks, max(n_machines, 1)), np.int32)
+    pool_len = np.full(frameworks, n_machines, np.int64)
+    for f in range(frameworks):
+        for m in range(n_machines):
+            pool[f, m] = m
+    pool_cpu = np.full((frameworks, 2 * size), -np.inf)
+    pool_memory = np.full((frameworks, 2 * size), -np.inf)
+    pool_low = np.full((frameworks, 2 * size), np.inf)
+    pools = (in_pool, pool_cpu, pool_memory, pool_low)
+    declined_time = np.empty((frameworks, max(n_machines, 1)), np.int64)
+    declined_machine = np.empty((frameworks, max(n_machines, 1)), np.int32)
+    declined_head = np.zeros(frameworks, np.int64)
+    declined_len = np.zeros(frameworks, np.int64)
+    accepted = np.zeros(n_machines if offers else 0, np.bool_)
+    share_cpu = np.zeros(frameworks)
+    share_memory = np.zeros(frameworks)
+    share_count = np.zeros(frameworks, np.int64)
+    shares = (share_cpu, share_memory, share_count)
+    offer_counts = np.zeros((frameworks, 3), np.int64)
 
     # Cancellation instants in time order, then process order.
     with_end = np.nonzero(end != NULL_INT)[0]
@@ -364,7 +588,8 @@ def replay_kernel(
     arrivals = np.zeros(n_levels, np.int64)
     for p in range(n):
         arrivals[level[p]] += 1
-    queue = new_queue(arrivals + np.maximum(arrivals // 16, 4))
+    queue = new_queue(arrivals + np.maximum(arrivals // 16, 4), n_bands)
+    waiting_in = np.zeros(n_bands, np.int64)
     slot_of = np.full(n, -1, np.int32)
     q_stack = np.empty(STACK_LENGTH, np.int64)
     new = np.empty(1024, np.int64)
@@ -383,29 +608,39 @@ def replay_kernel(
     event = 0
     cancel = 0
     g = 0
+    t = 0
     while True:
-        t = INT64_MAX
-        found = False
-        if arrival < n:
-            t = min(t, submit[arrival])
-            found = True
-        if event < n_events:
-            t = min(t, event_time[event])
-            found = True
-        if completions_n > 0:
-            t = min(t, completions_t[0])
-            found = True
-        if restarts_n > 0:
-            t = min(t, restarts_t[0])
-            found = True
-        if cancel < n_cancel:
-            t = min(t, end[cancel_order[cancel]])
-            found = True
-        if busy_schedulers > 0:
-            for s in range(schedulers):
-                if service_end[s] != NULL_INT:
-                    t = min(t, service_end[s])
-            found = True
+        if again:
+            found = True  # t stays: another round of the same instant
+            again = False
+        else:
+            t = INT64_MAX
+            found = False
+            if arrival < n:
+                t = min(t, submit[arrival])
+                found = True
+            if event < n_events:
+                t = min(t, event_time[event])
+                found = True
+            if completions_n > 0:
+                t = min(t, completions_t[0])
+                found = True
+            if restarts_n > 0:
+                t = min(t, restarts_t[0])
+                found = True
+            if cancel < n_cancel:
+                t = min(t, end[cancel_order[cancel]])
+                found = True
+            if busy_schedulers > 0:
+                for s in range(schedulers):
+                    if service_end[s] != NULL_INT:
+                        t = min(t, service_end[s])
+                found = True
+            # Declined offers return at their own instants, but only while
+            # something else remains to happen.
+            for f in range(frameworks):
+                if declined_len[f] > 0:
+                    t = min(t, declined_time[f, declined_head[f]])
         if not found or t > horizon:
             break
         while g < n_grid and grid[g] < t:
@@ -421,23 +656,20 @@ def replay_kernel(
             if state[p] != RUNNING or kills[p] % RUN_SPAN != run:
                 continue  # an entry left by a kill
             m = on_machine[p]
-            used_cpu[m] -= cpu[p]
-            used_memory[m] -= memory[p]
-            count[m] -= 1
-            if count[m] == 0:
-                used_cpu[m] = 0.0
-                used_memory[m] = 0.0
-            if prev_on[p] >= 0:
-                next_on[prev_on[p]] = next_on[p]
-            else:
-                head[m] = next_on[p]
-            if next_on[p] >= 0:
-                prev_on[next_on[p]] = prev_on[p]
+            _take_off(p, m, machine, band, cpu, memory, rooms, shares)
             _refresh_leaf(
-                trees, size, m, alive, place_cpu, place_memory, used_cpu, used_memory
+                trees,
+                size,
+                m,
+                alive,
+                place_cpu,
+                place_memory,
+                used_cpu,
+                used_memory,
+                rooms,
+                pools,
             )
             state[p] = DONE
-            on_machine[p] = -1
             happened = True
             if not is_grown[m]:
                 is_grown[m] = True
@@ -450,7 +682,7 @@ def replay_kernel(
             cancel += 1
             if state[p] == PENDING or state[p] == INTAKE or state[p] == RESTART_WAIT:
                 if state[p] == PENDING:
-                    _dequeue(p, queue, slot_of)
+                    _dequeue(p, queue, slot_of, band, waiting_in)
                 state[p] = CANCELLED
                 totals[_CANCELLED] += 1
                 happened = True
@@ -472,52 +704,90 @@ def replay_kernel(
                     n_grown += 1
             elif alive[m]:
                 victims = np.empty(count[m], np.int64)
-                p = head[m]
                 k = 0
-                while p >= 0:
-                    victims[k] = p
-                    k += 1
-                    p = next_on[p]
+                for b in range(n_bands):
+                    p = head[b * n_machines + m]
+                    while p >= 0:
+                        victims[k] = p
+                        k += 1
+                        p = next_on[p]
+                    head[b * n_machines + m] = -1
                 victims.sort()
                 for p in victims:
                     on_machine[p] = -1
                     kills[p] += 1
                     totals[_EVICTIONS] += 1
-                    delay = restart_delay_us(
-                        supervision_kind,
-                        kills[p],
-                        supervision_base_us,
-                        supervision_factor,
-                        supervision_max_us,
-                        supervision_max_restarts,
+                    _leave_share(band[p], cpu[p], memory[p], shares)
+                    (
+                        intake,
+                        intake_batch,
+                        intake_len,
+                        next_batch,
+                        restarts_t,
+                        restarts_p,
+                        restarts_n,
+                        sent,
+                    ) = _resubmit(
+                        p,
+                        t,
+                        state,
+                        kills,
+                        totals,
+                        supervision,
+                        intake,
+                        intake_batch,
+                        intake_len,
+                        next_batch,
+                        restarts_t,
+                        restarts_p,
+                        restarts_n,
                     )
-                    if delay == GIVE_UP:
-                        state[p] = GAVE_UP
-                        totals[_GIVEN_UP] += 1
-                    elif delay == 0:
-                        state[p] = INTAKE
-                        intake, intake_batch, intake_len = _intake_append(
-                            intake, intake_batch, intake_len, p, next_batch
-                        )
-                        next_batch += 1
+                    if sent:
                         open_group = NULL_INT
-                    else:
-                        state[p] = RESTART_WAIT
-                        restarts_t, restarts_p, restarts_n = heap_push(
-                            restarts_t, restarts_p, restarts_n, t + delay, p
-                        )
-                head[m] = -1
                 count[m] = 0
                 used_cpu[m] = 0.0
                 used_memory[m] = 0.0
+                if preempt:
+                    clear_machine(m, used_from_cpu, used_from_memory, running_from)
                 alive[m] = False
             _refresh_leaf(
-                trees, size, m, alive, place_cpu, place_memory, used_cpu, used_memory
+                trees,
+                size,
+                m,
+                alive,
+                place_cpu,
+                place_memory,
+                used_cpu,
+                used_memory,
+                rooms,
+                pools,
             )
             event += 1
             happened = True
 
-        # 4. Restarts after a backoff, then arrivals, go to the scheduler.
+        # 4. Declined offers whose refusal timeout ends now return to the pools;
+        # then restarts after a backoff, then arrivals, go to the scheduler.
+        for f in range(frameworks):
+            while declined_len[f] > 0 and declined_time[f, declined_head[f]] <= t:
+                m = declined_machine[f, declined_head[f]]
+                declined_head[f] = (declined_head[f] + 1) % declined_time.shape[1]
+                declined_len[f] -= 1
+                in_pool[f, m] = True
+                pool[f, pool_len[f]] = m
+                pool_len[f] += 1
+                _refresh_leaf(
+                    trees,
+                    size,
+                    m,
+                    alive,
+                    place_cpu,
+                    place_memory,
+                    used_cpu,
+                    used_memory,
+                    rooms,
+                    pools,
+                )
+                happened = True
         while restarts_n > 0 and restarts_t[0] == t:
             _, p, restarts_n = heap_pop(restarts_t, restarts_p, restarts_n)
             happened = True
@@ -539,7 +809,9 @@ def replay_kernel(
                 continue
             if bypass[p]:
                 state[p] = PENDING
-                queue = _enqueue(p, level[p], queue, slot_of, cpu, memory)
+                queue = _enqueue(
+                    p, level[p], queue, slot_of, cpu, memory, band, waiting_in
+                )
                 is_new[p] = True
                 new = ensure_capacity(new, new_len + 1)
                 new[new_len] = p
@@ -554,7 +826,7 @@ def replay_kernel(
                 intake, intake_batch, intake_len, p, next_batch - 1
             )
 
-        # 4b. Schedulers finish their decisions (in scheduler order), then idle
+        # 5. Schedulers finish their decisions (in scheduler order), then idle
         # ones take the next batches; a decision of zero time ends at once.
         while True:
             for s in range(schedulers):
@@ -577,13 +849,8 @@ def replay_kernel(
                                 m,
                                 t,
                                 state,
-                                on_machine,
-                                next_on,
-                                prev_on,
-                                head,
-                                count,
-                                used_cpu,
-                                used_memory,
+                                machine,
+                                band,
                                 cpu,
                                 memory,
                                 duration,
@@ -591,6 +858,8 @@ def replay_kernel(
                                 kills,
                                 schedule,
                                 first_machine,
+                                rooms,
+                                shares,
                                 completions_t,
                                 completions_p,
                                 completions_n,
@@ -604,6 +873,8 @@ def replay_kernel(
                                 place_memory,
                                 used_cpu,
                                 used_memory,
+                                rooms,
+                                pools,
                             )
                             totals[_PLACEMENTS] += 1
                         else:
@@ -615,7 +886,9 @@ def replay_kernel(
                             open_group = NULL_INT
                         continue
                     state[p] = PENDING
-                    queue = _enqueue(p, level[p], queue, slot_of, cpu, memory)
+                    queue = _enqueue(
+                        p, level[p], queue, slot_of, cpu, memory, band, waiting_in
+                    )
                     is_new[p] = True
                     new = ensure_capacity(new, new_len + 1)
                     new[new_len] = p
@@ -688,6 +961,8 @@ def replay_kernel(
                             place_memory,
                             used_cpu,
                             used_memory,
+                            rooms,
+                            pools,
                         )
                     for j in range(n_saved - 1, -1, -1):
                         m = saved_machine[j]
@@ -702,6 +977,8 @@ def replay_kernel(
                             place_memory,
                             used_cpu,
                             used_memory,
+                            rooms,
+                            pools,
                         )
                 busy_schedulers += 1
                 intake_head = stop
@@ -710,13 +987,142 @@ def replay_kernel(
             if not started_at_once:
                 break
 
-        # 5. One scheduling pass over the candidates, in slot (queue) order: the
+        if not happened:
+            continue
+        _, _, slot_process, q_size, q_cpu, q_memory = queue
+
+        # 6b. The offer model: frameworks in order of their dominant request.
+        if offers:
+            totals[_PASSES] += 1
+            for i in range(new_len):
+                if state[new[i]] == PENDING:
+                    _insert(new[i], queue, slot_of, cpu, memory, band)
+                is_new[new[i]] = False
+            new_len = 0
+            for i in range(n_grown):
+                is_grown[grown[i]] = False
+            n_grown = 0
+            order = framework_order(share_cpu, share_memory)
+            for j in range(frameworks):
+                f = order[j]
+                if waiting_in[f] == 0 or pool_len[f] == 0:
+                    continue  # a framework with nothing to place takes no offers
+                f_rule = framework_rule[f]
+                f_trees = (pool_cpu[f], pool_memory[f], pool_low[f])
+                cursor = -1
+                while True:
+                    # Only processes that fit the pool's largest free CPU and
+                    # memory can be placed; the min-tree finds them in order.
+                    cursor = first_fitting_after(
+                        q_cpu[f],
+                        q_memory[f],
+                        q_size,
+                        cursor,
+                        pool_cpu[f, 1],
+                        pool_memory[f, 1],
+                        q_stack,
+                    )
+                    if cursor < 0:
+                        break
+                    p = slot_process[cursor]
+                    offset = 0
+                    if f_rule == SAMPLED:
+                        offset = sample_offset(seed, p, kills[p], n_machines)
+                    m = _choose_machine(
+                        f_rule,
+                        f_trees,
+                        size,
+                        cpu[p],
+                        memory[p],
+                        offset,
+                        candidates,
+                        n_machines,
+                        stack,
+                    )
+                    if m < 0:
+                        continue
+                    _dequeue(p, queue, slot_of, band, waiting_in)
+                    completions_t, completions_p, completions_n = _place(
+                        p,
+                        m,
+                        t,
+                        state,
+                        machine,
+                        band,
+                        cpu,
+                        memory,
+                        duration,
+                        end,
+                        kills,
+                        schedule,
+                        first_machine,
+                        rooms,
+                        shares,
+                        completions_t,
+                        completions_p,
+                        completions_n,
+                    )
+                    _refresh_leaf(
+                        trees,
+                        size,
+                        m,
+                        alive,
+                        place_cpu,
+                        place_memory,
+                        used_cpu,
+                        used_memory,
+                        rooms,
+                        pools,
+                    )
+                    totals[_PLACEMENTS] += 1
+                    accepted[m] = True
+                # Every open machine of the pool was offered: those with a
+                # placement stay, the others are declined until t + refuse.
+                kept = 0
+                for i in range(pool_len[f]):
+                    m = pool[f, i]
+                    if not (
+                        alive[m]
+                        and not np.isnan(place_cpu[m])
+                        and not np.isnan(place_memory[m])
+                    ):
+                        pool[f, kept] = m
+                        kept += 1
+                        continue
+                    offer_counts[f, 0] += 1
+                    if accepted[m]:
+                        offer_counts[f, 1] += 1
+                        accepted[m] = False
+                        pool[f, kept] = m
+                        kept += 1
+                        continue
+                    offer_counts[f, 2] += 1
+                    in_pool[f, m] = False
+                    refresh_offer_leaf(
+                        f,
+                        m,
+                        False,
+                        0.0,
+                        0.0,
+                        in_pool,
+                        pool_cpu,
+                        pool_memory,
+                        pool_low,
+                        size,
+                    )
+                    tail = (declined_head[f] + declined_len[f]) % declined_time.shape[1]
+                    declined_time[f, tail] = t + refuse_us
+                    declined_machine[f, tail] = m
+                    declined_len[f] += 1
+                pool_len[f] = kept
+            continue
+
+        # 6. One scheduling pass over the candidates, in slot (queue) order: the
         # processes enqueued since the last pass, and the earlier ones that fit on
         # a machine that gained capacity.
-        if not happened or (new_len == 0 and n_grown == 0):
+        if new_len == 0 and n_grown == 0:
             continue
         totals[_PASSES] += 1
-        _, _, slot_process, q_size, q_cpu, q_memory = queue
         new_slots = ensure_capacity(new_slots, new_len)
         k = 0
         for i in range(new_len):
@@ -728,34 +1134,51 @@ def replay_kernel(
         next_new = 0
         cursor = -1
         # First-fit result for the last request searched in this pass. Free
-        # capacity only shrinks during a pass, so a process with the same
-        # requests fits no machine below it (and none at all after a miss).
+        # capacity only shrinks during a pass, except where a preemption evicts,
+        # so a process with the same requests fits no machine below it (and none
+        # at all after a miss) until the next preemption.
         hint_cpu = -1.0
         hint_memory = -1.0
         hint_machine = -1
         while True:
             # New processes come from their sorted list, earlier ones from the
-            # min-tree, which holds only processes pending before this pass.
+            # min-trees, which hold only processes pending before this pass.
             while next_new < k and new_slots[next_new] <= cursor:
                 next_new += 1
             candidate = new_slots[next_new] if next_new < k else -1
-            if scan_all:
-                # Every waiting process may fit somewhere: visit them all.
-                slot = first_fitting_after(
-                    q_cpu, q_memory, q_size, cursor, _FLOAT_MAX, _FLOAT_MAX, q_stack
-                )
-                if slot >= 0 and (candidate < 0 or slot < candidate):
-                    candidate = slot
-            else:
-                for i in range(n_grown):
-                    m = grown[i]
+            for b in range(n_bands):
+                if scan_all:
+                    # Every waiting process may fit somewhere: visit them all.
                     slot = first_fitting_after(
-                        q_cpu,
-                        q_memory,
+                        q_cpu[b],
+                        q_memory[b],
                         q_size,
                         cursor,
-                        tree_cpu[size + m],
-                        tree_memory[size + m],
+                        _FLOAT_MAX,
+                        _FLOAT_MAX,
+                        q_stack,
+                    )
+                    if slot >= 0 and (candidate < 0 or slot < candidate):
+                        candidate = slot
+                    continue
+                for i in range(n_grown):
+                    m = grown[i]
+                    # Band 0 can only take free capacity; higher bands also the
+                    # room that evicting lower bands would make.
+                    # The larger of the two, because the room is summed apart and
+                    # may round below the free capacity.
+                    free_cpu = tree_cpu[size + m]
+                    free_memory = tree_memory[size + m]
+                    if b > 0:
+                        free_cpu = max(free_cpu, room_cpu[b, size + m])
+                        free_memory = max(free_memory, room_memory[b, size + m])
+                    slot = first_fitting_after(
+                        q_cpu[b],
+                        q_memory[b],
+                        q_size,
+                        cursor,
+                        free_cpu,
+                        free_memory,
                         q_stack,
                     )
                     if slot >= 0 and (candidate < 0 or slot < candidate):
@@ -805,21 +1228,72 @@ def replay_kernel(
                 hint_cpu = cpu[p]
                 hint_memory = memory[p]
                 hint_machine = m
+            if m < 0 and preempt and band[p] > 0:
+                # Fits nowhere: the lowest-index machine where evicting lower
+                # bands makes room, if any.
+                b = band[p]
+                m = first_fit(
+                    room_cpu[b], room_memory[b], size, cpu[p], memory[p], stack
+                )
+                if m >= 0:
+                    for c in range(b):
+                        v = head[c * n_machines + m]
+                        while v >= 0 and not (
+                            place_cpu[m] - used_cpu[m] >= cpu[p]
+                            and place_memory[m] - used_memory[m] >= memory[p]
+                        ):
+                            following = next_on[v]
+                            _take_off(v, m, machine, band, cpu, memory, rooms, shares)
+                            kills[v] += 1
+                            preemptions[v] += 1
+                            totals[_EVICTIONS] += 1
+                            totals[_PREEMPTIONS] += 1
+                            (
+                                intake,
+                                intake_batch,
+                                intake_len,
+                                next_batch,
+                                restarts_t,
+                                restarts_p,
+                                restarts_n,
+                                sent,
+                            ) = _resubmit(
+                                v,
+                                t,
+                                state,
+                                kills,
+                                totals,
+                                supervision,
+                                intake,
+                                intake_batch,
+                                intake_len,
+                                next_batch,
+                                restarts_t,
+                                restarts_p,
+                                restarts_n,
+                            )
+                            if sent:
+                                open_group = NULL_INT
+                                again = True
+                            v = following
+                    hint_cpu = -1.0
+                    if not is_grown[m]:
+                        is_grown[m] = True
+                        grown[n_grown] = m
+                        n_grown += 1
+                    preempted_on = ensure_capacity(preempted_on, n_preempted_on + 1)
+                    preempted_on[n_preempted_on] = m
+                    n_preempted_on += 1
             if m < 0:
                 continue
-            _dequeue(p, queue, slot_of)
+            _dequeue(p, queue, slot_of, band, waiting_in)
             completions_t, completions_p, completions_n = _place(
                 p,
                 m,
                 t,
                 state,
-                on_machine,
-                next_on,
-                prev_on,
-                head,
-                count,
-                used_cpu,
-                used_memory,
+                machine,
+                band,
                 cpu,
                 memory,
                 duration,
@@ -827,23 +1301,43 @@ def replay_kernel(
                 kills,
                 schedule,
                 first_machine,
+                rooms,
+                shares,
                 completions_t,
                 completions_p,
                 completions_n,
             )
             _refresh_leaf(
-                trees, size, m, alive, place_cpu, place_memory, used_cpu, used_memory
+                trees,
+                size,
+                m,
+                alive,
+                place_cpu,
+                place_memory,
+                used_cpu,
+                used_memory,
+                rooms,
+                pools,
             )
             totals[_PLACEMENTS] += 1
         for i in range(new_len):
             if state[new[i]] == PENDING:
-                _insert(new[i], queue, slot_of, cpu, memory)
+                _insert(new[i], queue, slot_of, cpu, memory, band)
         for i in range(new_len):
             is_new[new[i]] = False
         new_len = 0
         for i in range(n_grown):
             is_grown[grown[i]] = False
         n_grown = 0
+        # Processes passed over earlier in this pass may fit where a preemption
+        # left room, so those machines count as grown for the next pass.
+        for i in range(n_preempted_on):
+            m = preempted_on[i]
+            if not is_grown[m]:
+                is_grown[m] = True
+                grown[n_grown] = m
+                n_grown += 1
+        n_preempted_on = 0
 
     while g < n_grid:
         _sample(g, alive, cap_cpu, cap_memory, used_cpu, used_memory, count, series)
@@ -856,8 +1350,20 @@ def replay_kernel(
                 totals[_UNSCHEDULABLE] += 1
         elif state[p] == RUNNING:
             totals[_RUNNING_AT_END] += 1
+    for f in range(frameworks):
+        totals[_OFFERS] += offer_counts[f, 0]
+        totals[_OFFERS_ACCEPTED] += offer_counts[f, 1]
+        totals[_OFFERS_DECLINED] += offer_counts[f, 2]
 
-    return schedule, first_machine, kills, series, totals
+    return (
+        schedule,
+        first_machine,
+        kills,
+        preemptions,
+        series,
+        totals,
+        offer_counts,
+    )
 
 
 @njit
@@ -866,13 +1372,8 @@ def _place(
     m,
     t,
     state,
-    on_machine,
-    next_on,
-    prev_on,
-    head,
-    count,
-    used_cpu,
-    used_memory,
+    machine,
+    band,
     cpu,
     memory,
     duration,
@@ -880,20 +1381,34 @@ def _place(
     kills,
     schedule,
     first_machine,
+    rooms,
+    shares,
     heap_times,
     heap_items,
     heap_size,
 ):
+    _, _, used_cpu, used_memory, count, head, next_on, prev_on, on_machine = machine
+    n_machines = used_cpu.shape[0]
+    b = band[p]
+    hb = b * n_machines + m
     state[p] = RUNNING
     on_machine[p] = m
     prev_on[p] = -1
-    next_on[p] = head[m]
-    if head[m] >= 0:
-        prev_on[head[m]] = p
-    head[m] = p
+    next_on[p] = head[hb]
+    if head[hb] >= 0:
+        prev_on[head[hb]] = p
+    head[hb] = p
     count[m] += 1
     used_cpu[m] += cpu[p]
     used_memory[m] += memory[p]
+    used_from_cpu, used_from_memory, running_from, _, _ = rooms
+    if used_from_cpu.shape[0] > 0:
+        add_use(b, m, cpu[p], memory[p], used_from_cpu, used_from_memory, running_from)
+    share_cpu, share_memory, share_count = shares
+    if share_cpu.shape[0] > 0:
+        share_cpu[b] += cpu[p]
+        share_memory[b] += memory[p]
+        share_count[b] += 1
     if schedule[p] == NULL_INT:
         schedule[p] = t
         first_machine[p] = m

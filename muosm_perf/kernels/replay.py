@@ -37,7 +37,33 @@ Python, processes instants in time order. At each instant ``t``, in this order:
    policy's placement rule (:mod:`muosm_perf.kernels.policy`) on an alive machine
    whose free CPU and free memory, as overcommitted, cover its requests, found
    through the trees of :mod:`muosm_perf.kernels.placement`. A process that fits
-   nowhere stays pending.
+   nowhere stays pending. With the ``preempt`` option
+   (:mod:`muosm_perf.kernels._preemption`), a process that fits nowhere and whose
+   band is above the lowest takes the lowest-index machine where evicting
+   processes of lower bands would make room (capacity minus the requests of its
+   own and higher bands covers its requests). It evicts them one at a time, lowest
+   band first and, within a band, the most recently placed first, until its
+   requests fit, and then starts there. Each victim is killed as by a REMOVE: one
+   eviction and one preemption counted, and the supervision policy sends it back.
+   If a victim goes to the intake at once, the instant gets another round (steps
+   1 to 6 again at the same ``t``), so that the schedulers take it;
+6b. with the ``offers`` option (:mod:`muosm_perf.kernels._offers`), step 6 is
+   replaced by a two-level offer model in the style of Apache Mesos. Each band is
+   a framework with its own pending processes (in the policy's queue order) and
+   its own placement rule. Frameworks take turns in ascending order of their
+   dominant request (the larger of the CPU and memory requests they have running,
+   in normalized units, an approximation of dominant resource fairness); ties go
+   to the lower band. A framework with no pending process takes no offers (it
+   suppresses them). Otherwise the master offers it every alive machine of known
+   capacity in its pool, and the framework places its pending processes in queue
+   order, each by its rule among the offered machines. An offered machine that
+   got no process is declined: it leaves that framework's pool until ``refuse_s``
+   later (the offers that return then make that instant do step 4 and a pass).
+   Machines with a placement stay in the pool. Offers made, accepted and declined
+   are counted per framework. The returns of declined offers are processed only
+   while another source of instants (arrivals, machine events, completions,
+   restarts, cancellations, decisions) has entries left, so that a process that
+   never fits does not keep the replay going forever.
 
 A placed process completes at its cancellation time if it has one, else ``duration``
 later; a duration of -1 means it runs past the horizon. A process placed with
@@ -93,6 +119,10 @@ TOTAL_NOTES = {
     "instants": "instants processed (depends on the kernel's search, not the model)",
     "passes": "scheduling passes made (depends on the kernel's search)",
     "conflicts": "optimistic decisions whose machine had no room at commit",
+    "preemptions": "evictions of running processes to make room for a higher band",
+    "offers": "machines offered to a framework (offer model only)",
+    "offers_accepted": "offers on which the framework placed a process",
+    "offers_declined": "offers the framework declined (filtered for refuse_s)",
 }
 """Meaning of some counters of :attr:`ReplayOutput.totals` (named by ``TOTALS``)."""
 
@@ -137,6 +167,10 @@ class ReplayInput:
         Processes that skip the scheduler's decision and enter the pending queue
         when they arrive (bool), for example those already running when a trace
         window opens; None for none.
+    band
+        Priority band of each process (int64, higher is more important); None
+        makes each priority a band of its own. Only preemption and the offer model
+        use it: a band preempts lower bands, and each band is one framework.
     """
 
     machines: int
@@ -155,6 +189,7 @@ class ReplayInput:
     horizon_us: int = INT64_MAX
     group: np.ndarray | None = None
     bypass_scheduler: np.ndarray | None = None
+    band: np.ndarray | None = None
 
     @property
     def processes(self) -> int:
@@ -181,6 +216,15 @@ class ReplayOutput:
         resource) is known.
     totals
         Counters named by ``TOTALS`` (see :data:`TOTAL_NOTES`).
+    preemptions
+        Times each process was preempted (int64; zeros without preemption).
+    framework_bands
+        The distinct band values of the input, lowest first: the frameworks of
+        the offer model, and the dense band codes preemption compares (int64).
+    offer_counts
+        Per framework (row, in the order of ``framework_bands``): offers made,
+        accepted and declined (int64, shape ``(frameworks, 3)``; no rows without
+        the offer model).
     """
 
     schedule_time_us: np.ndarray
@@ -192,6 +236,9 @@ class ReplayOutput:
     cpu_capacity: np.ndarray
     memory_capacity: np.ndarray
     totals: dict[str, int] = field(default_factory=dict)
+    preemptions: np.ndarray = field(default_factory=lambda: np.zeros(0, np.int64))
+    framework_bands: np.ndarray = field(default_factory=lambda: np.zeros(0, np.int64))
+    offer_counts: np.ndarray = field(default_factory=lambda: np.zeros((0, 3), np.int64))
 
 
 def _as_array(name: str, values: np.ndarray, dtype: type, length: int) -> np.ndarray:
@@ -460,8 +507,20 @@ def replay_arrays(
     key1, key2 = queue_keys(policy, priority, duration, end)
     level, n_levels = queue_levels(key1, key2)
     del key1, key2  # a full-scale replay needs the memory
+    band_values = priority if inputs.band is None else inputs.band
+    band_values = _as_array("band", band_values, np.int64, n)
+    framework_bands = np.unique(band_values)
+    if policy.preemption or policy.offers:
+        band = np.searchsorted(framework_bands, band_values).astype(np.int32)
+        n_bands = max(int(framework_bands.shape[0]), 1)
+    else:
+        band = np.zeros(n, np.int32)
+        n_bands = 1
+    rules = [PLACEMENTS.index(policy.placement)] * n_bands
+    for code, name in enumerate(policy.framework_placements[:n_bands]):
+        rules[code] = PLACEMENTS.index(name)
     supervision = policy.supervision.kernel_arguments()
-    schedule, machine, kills, series, totals = replay_kernel(
+    schedule, machine, kills, preemptions, series, totals, offers = replay_kernel(
         int(inputs.machines),
         event_time,
         event_machine,
@@ -475,6 +534,8 @@ def replay_arrays(
         memory,
         level,
         n_levels,
+        band,
+        np.int64(n_bands),
         duration,
         end,
         grid,
@@ -493,6 +554,10 @@ def replay_arrays(
         np.int64(supervision[4]),
         np.int64(policy.schedulers),
         bool(policy.optimistic),
+        bool(policy.preemption),
+        bool(policy.offers),
+        np.array(rules, np.int64),
+        np.int64(round(policy.refuse_s * 1e6)),
         np.int64(grown_search_limit),
     )
     return ReplayOutput(
@@ -505,6 +570,11 @@ def replay_arrays(
         cpu_capacity=series[3],
         memory_capacity=series[4],
         totals=dict(zip(TOTALS, (int(v) for v in totals), strict=True)),
+        preemptions=(
+            preemptions.astype(np.int64) if policy.preemption else np.zeros(n, np.int64)
+        ),
+        framework_bands=framework_bands.astype(np.int64),
+        offer_counts=offers,
     )
 
 

@@ -3,8 +3,10 @@
 It follows the model's steps literally: ``heapq`` heaps of completions and restarts,
 Python lists of machines, intake and pending processes, a full scheduling pass over
 every pending process at each instant where something happened, and linear scans
-of all machines for placement. It is slow on purpose, and the tests require the
-kernel to give exactly its outputs for every policy.
+of all machines for placement. Preemption searches every machine for room and
+sorts the victims; the offer model offers every machine of a framework's pool at
+each pass. It is slow on purpose, and the tests require the kernel to give exactly
+its outputs for every policy.
 """
 
 from __future__ import annotations
@@ -59,6 +61,30 @@ def shortest_class(duration: int, end: int) -> int:
     return (duration // 1_000_000).bit_length()
 
 
+def band_codes(
+    inputs: ReplayInput, policy: SchedulerPolicy
+) -> tuple[list[int], list[int]]:
+    """Return each process's dense band code and the band values, lowest first.
+
+    Without preemption or offers every process is in band 0, as in the kernel.
+    """
+    values = inputs.priority if inputs.band is None else inputs.band
+    values = [int(v) for v in values]
+    distinct = sorted(set(values))
+    if not (policy.preemption or policy.offers):
+        return [0] * len(values), distinct
+    rank = {value: code for code, value in enumerate(distinct)}
+    return [rank[v] for v in values], distinct
+
+
+def framework_rules(policy: SchedulerPolicy, frameworks: int) -> list[str]:
+    """Return the placement rule of each framework of the offer model."""
+    rules = [policy.placement] * frameworks
+    for code, name in enumerate(policy.framework_placements[:frameworks]):
+        rules[code] = name
+    return rules
+
+
 def replay_reference(
     inputs: ReplayInput, policy: SchedulerPolicy | None = None
 ) -> ReplayOutput:
@@ -91,6 +117,12 @@ def replay_reference(
     horizon = int(inputs.horizon_us)
     job_cost = round(policy.job_decision_s * 1e6)
     task_cost = round(policy.task_decision_s * 1e6)
+    band, band_values = band_codes(inputs, policy)
+    bands = max(len(band_values), 1) if (policy.preemption or policy.offers) else 1
+    frameworks = bands if policy.offers else 0
+    rules = framework_rules(policy, frameworks)
+    refuse = round(policy.refuse_s * 1e6)
+    cancel_times = sorted(e for e in end if e != NULL_INT)
 
     def order_key(p):
         if policy.queue == "fifo":
@@ -107,6 +139,18 @@ def replay_reference(
     used_cpu = [0.0] * machines
     used_memory = [0.0] * machines
     tasks_on = [[] for _ in range(machines)]
+    # Preemption: used_from[k][m] sums the requests of bands >= k on machine m.
+    used_from_cpu = [[0.0] * machines for _ in range(bands)]
+    used_from_memory = [[0.0] * machines for _ in range(bands)]
+    running_from = [[0] * machines for _ in range(bands)]
+    placed_seq = [0] * n
+    preemptions = [0] * n
+    # Offers: machines each framework declined, with their return time.
+    declined_until = [[None] * machines for _ in range(frameworks)]
+    share_cpu = [0.0] * frameworks
+    share_memory = [0.0] * frameworks
+    share_count = [0] * frameworks
+    offer_counts = [[0, 0, 0] for _ in range(frameworks)]
 
     state = ["not arrived"] * n
     enqueued_at = [0] * n
@@ -118,6 +162,7 @@ def replay_reference(
     tentative = [None] * n
     pending = []
     next_seq = 0
+    next_placement = 0
     intake = []  # [batch, process] in intake order
     next_batch = 0
     open_batch = None  # (batch, group) of the last batch of arrivals
@@ -141,27 +186,54 @@ def replay_reference(
         free_cpu, free_memory = free(m)
         return abs((free_cpu - cpu[p]) - (free_memory - memory[p]))
 
-    def choose(p):
-        fitting = [m for m in range(machines) if fits(m, p)]
+    def choose(p, among=None, rule=None):
+        among = range(machines) if among is None else among
+        rule = policy.placement if rule is None else rule
+        fitting = [m for m in among if fits(m, p)]
         if not fitting:
             return None
-        if policy.placement == "first-fit":
+        if rule == "first-fit":
             return fitting[0]
-        if policy.placement == "best-fit":
+        if rule == "best-fit":
             return min(fitting, key=lambda m: (free(m)[0], m))
-        if policy.placement == "worst-fit":
+        if rule == "worst-fit":
             return min(fitting, key=lambda m: (-free(m)[0], m))
         offset = splitmix_offset(policy.seed, p, kills[p], machines)
         cyclic = sorted(fitting, key=lambda m: (m - offset) % machines)
         sampled = cyclic[: policy.candidates]
         return min(sampled, key=lambda m: (balance(m, p), m))
 
+    def is_open(m):
+        return (
+            alive[m]
+            and not math.isnan(place_cpu[m])
+            and not math.isnan(place_memory[m])
+        )
+
+    def room(m, b):
+        """Free capacity if every process of a band below ``b`` left machine m."""
+        return place_cpu[m] - used_from_cpu[b][m], place_memory[m] - used_from_memory[
+            b
+        ][m]
+
     def place(p, m, t):
+        nonlocal next_placement
         state[p] = "running"
         machine_of[p] = m
         tasks_on[m].append(p)
+        placed_seq[p] = next_placement
+        next_placement += 1
         used_cpu[m] += cpu[p]
         used_memory[m] += memory[p]
+        if policy.preemption:
+            for k in range(1, band[p] + 1):
+                used_from_cpu[k][m] += cpu[p]
+                used_from_memory[k][m] += memory[p]
+                running_from[k][m] += 1
+        if policy.offers:
+            share_cpu[band[p]] += cpu[p]
+            share_memory[band[p]] += memory[p]
+            share_count[band[p]] += 1
         if schedule[p] == NULL_INT:
             schedule[p] = t
             first_machine[p] = m
@@ -212,6 +284,17 @@ def replay_reference(
             )
         )
 
+    def leave_share(p):
+        if not policy.offers:
+            return
+        f = band[p]
+        share_cpu[f] -= cpu[p]
+        share_memory[f] -= memory[p]
+        share_count[f] -= 1
+        if share_count[f] == 0:
+            share_cpu[f] = 0.0
+            share_memory[f] = 0.0
+
     def take_off(p, m):
         tasks_on[m].remove(p)
         used_cpu[m] -= cpu[p]
@@ -219,28 +302,107 @@ def replay_reference(
         if not tasks_on[m]:
             used_cpu[m] = 0.0
             used_memory[m] = 0.0
+        if policy.preemption:
+            for k in range(1, band[p] + 1):
+                used_from_cpu[k][m] -= cpu[p]
+                used_from_memory[k][m] -= memory[p]
+                running_from[k][m] -= 1
+                if running_from[k][m] == 0:
+                    used_from_cpu[k][m] = 0.0
+                    used_from_memory[k][m] = 0.0
+        leave_share(p)
+
+    def resubmit(p, t):
+        """Send a killed process back; return whether it went to the intake."""
+        nonlocal next_batch, open_batch
+        delay = restart_delay(policy, kills[p])
+        if delay is None:
+            state[p] = "given up"
+            totals["given_up"] += 1
+            return False
+        if delay == 0:
+            to_intake(p, next_batch)
+            next_batch += 1
+            open_batch = None
+            return True
+        state[p] = "restart wait"
+        heapq.heappush(restarts, (t + delay, p))
+        return False
+
+    def preempt_for(p, t):
+        """Evict lower bands for ``p``; return the machine, or None.
+
+        Returns also whether a victim went to the intake.
+        """
+        b = band[p]
+        target = None
+        for m in range(machines):
+            if is_open(m):
+                room_cpu, room_memory = room(m, b)
+                if room_cpu >= cpu[p] and room_memory >= memory[p]:
+                    target = m
+                    break
+        if target is None:
+            return None, False
+        victims = sorted(
+            (v for v in tasks_on[target] if band[v] < b),
+            key=lambda v: (band[v], -placed_seq[v]),
+        )
+        sent = False
+        for v in victims:
+            if fits(target, p):
+                break
+            take_off(v, target)
+            completion[v] = None
+            machine_of[v] = None
+            kills[v] += 1
+            preemptions[v] += 1
+            totals["evictions"] += 1
+            totals["preemptions"] += 1
+            sent = resubmit(v, t) or sent
+        return target, sent
+
+    def offer_round(t):
+        """Let each framework with pending processes place them on its offers."""
+        order = sorted(
+            range(frameworks), key=lambda f: (max(share_cpu[f], share_memory[f]), f)
+        )
+        for f in order:
+            mine = sorted(
+                (p for p in pending if state[p] == "pending" and band[p] == f),
+                key=order_key,
+            )
+            offered = [
+                m
+                for m in range(machines)
+                if declined_until[f][m] is None and is_open(m)
+            ]
+            if not mine or not offered:
+                continue
+            used = set()
+            for p in mine:
+                m = choose(p, offered, rules[f])
+                if m is not None:
+                    place(p, m, t)
+                    used.add(m)
+            for m in offered:
+                offer_counts[f][0] += 1
+                if m in used:
+                    offer_counts[f][1] += 1
+                else:
+                    offer_counts[f][2] += 1
+                    declined_until[f][m] = t + refuse
 
     waiting = ("pending", "intake", "restart wait")
     arrival = 0
     event = 0
-    while True:
-        candidates = []
-        if arrival < n:
-            candidates.append(submit[arrival])
-        if event < len(events):
-            candidates.append(events[event][0])
-        if completions:
-            candidates.append(completions[0][0])
-        if restarts:
-            candidates.append(restarts[0][0])
-        candidates += [service[0] for service in in_service if service is not None]
-        # A process cancelled before it arrives is handled at its arrival.
-        candidates += [
-            end[p] for p in range(n) if end[p] != NULL_INT and state[p] in waiting
-        ]
-        if not candidates or min(candidates) > horizon:
-            break
-        t = min(candidates)
+    cancel = 0
+    again = False
+    t = 0
+
+    def run_instant(t):
+        """Apply the model's steps at instant ``t`` (one round)."""
+        nonlocal arrival, event, next_seq, next_batch, open_batch, pending, again
         while len(samples) < len(grid) and grid[len(samples)] < t:
             sample()
         happened = False
@@ -276,21 +438,22 @@ def replay_reference(
                     totals["evictions"] += 1
                     completion[p] = None
                     machine_of[p] = None
-                    delay = restart_delay(policy, kills[p])
-                    if delay is None:
-                        state[p] = "given up"
-                        totals["given_up"] += 1
-                    elif delay == 0:
-                        to_intake(p, next_batch)
-                        next_batch += 1
-                        open_batch = None
-                    else:
-                        state[p] = "restart wait"
-                        heapq.heappush(restarts, (t + delay, p))
+                    leave_share(p)
+                    resubmit(p, t)
                 tasks_on[m] = []
                 used_cpu[m] = 0.0
                 used_memory[m] = 0.0
+                for k in range(bands):
+                    used_from_cpu[k][m] = 0.0
+                    used_from_memory[k][m] = 0.0
+                    running_from[k][m] = 0
                 alive[m] = False
+
+        for f in range(frameworks):
+            for m in range(machines):
+                if declined_until[f][m] is not None and declined_until[f][m] <= t:
+                    declined_until[f][m] = None
+                    happened = True
 
         while restarts and restarts[0][0] == t:
             _, p = heapq.heappop(restarts)
@@ -368,17 +531,60 @@ def replay_reference(
                 break
 
         if not happened:
-            continue
+            return
         pending = [p for p in pending if state[p] == "pending"]
         pending.sort(key=order_key)
+        if policy.offers:
+            offer_round(t)
+            pending = [p for p in pending if state[p] == "pending"]
+            return
         still_pending = []
         for p in pending:
             m = choose(p)
+            if m is None and policy.preemption and band[p] > 0:
+                m, sent = preempt_for(p, t)
+                again = again or sent
             if m is None:
                 still_pending.append(p)
                 continue
             place(p, m, t)
         pending = still_pending
+
+    while True:
+        if again:
+            # A preemption sent processes to the intake: another round of t.
+            again = False
+            run_instant(t)
+            continue
+        candidates = []
+        if arrival < n:
+            candidates.append(submit[arrival])
+        if event < len(events):
+            candidates.append(events[event][0])
+        if completions:
+            candidates.append(completions[0][0])
+        if restarts:
+            candidates.append(restarts[0][0])
+        candidates += [service[0] for service in in_service if service is not None]
+        # Every cancellation time is an instant, as in the kernel, whatever the
+        # process's state; a process cancelled before it arrives is handled at its
+        # arrival.
+        while cancel < len(cancel_times) and cancel_times[cancel] < t:
+            cancel += 1
+        if cancel < len(cancel_times):
+            candidates.append(cancel_times[cancel])
+        if not candidates:
+            break
+        # Declined offers return at their instants while anything else remains.
+        returns = [
+            until for row in declined_until for until in row if until is not None
+        ]
+        t = min(candidates + returns)
+        if t > horizon:
+            break
+        while cancel < len(cancel_times) and cancel_times[cancel] == t:
+            cancel += 1
+        run_instant(t)
 
     while len(samples) < len(grid):
         sample()
@@ -394,6 +600,8 @@ def replay_reference(
     # shortcuts change; they are not part of the model's outcome.
     totals["instants"] = None
     totals["passes"] = None
+    for name, column in (("offers", 0), ("offers_accepted", 1), ("offers_declined", 2)):
+        totals[name] = sum(row[column] for row in offer_counts)
 
     columns = list(zip(*samples, strict=True)) if samples else [()] * 5
     return ReplayOutput(
@@ -406,6 +614,9 @@ def replay_reference(
         cpu_capacity=np.array(columns[3], np.float64),
         memory_capacity=np.array(columns[4], np.float64),
         totals=totals,
+        preemptions=np.array(preemptions, np.int64),
+        framework_bands=np.array(band_values, np.int64),
+        offer_counts=np.array(offer_counts, np.int64).reshape(frameworks, 3),
     )
 
 

@@ -9,7 +9,9 @@ scheduled, and every record of an instant was scheduled before the handler, so t
 handler receives them all. It then applies the model's steps in their fixed order
 (:mod:`muosm_perf.kernels.replay`). A completion at the same instant (a process of
 duration 0) is a new timeout, so it starts a second round of the instant, as in the
-model.
+model; so does a preemption that sends a process to the intake. A declined offer's
+return is a timeout too, processed only while another timeout or the arrival or
+machine-event process is still pending, as the model says.
 
 Placement scans every machine for each pending process and the pass visits every
 pending process, so this implementation is slow; it exists to be obviously right.
@@ -27,6 +29,8 @@ from muosm_perf.kernels._numba import NULL_INT
 from muosm_perf.kernels._replay_kernel import TOTALS
 from muosm_perf.kernels.policy import SchedulerPolicy
 from muosm_perf.kernels.reference.replay import (
+    band_codes,
+    framework_rules,
     restart_delay,
     shortest_class,
     splitmix_offset,
@@ -60,6 +64,11 @@ class SimpyReplay:
         self.duration = inputs.duration_us.tolist()
         self.end = inputs.end_time_us.tolist()
         self.grid = inputs.grid_us.tolist()
+        self.band, self.band_values = band_codes(inputs, self.policy)
+        options = self.policy.preemption or self.policy.offers
+        self.bands = max(len(self.band_values), 1) if options else 1
+        self.frameworks = self.bands if self.policy.offers else 0
+        self.rules = framework_rules(self.policy, self.frameworks)
 
         m = self.machines
         self.alive = [False] * m
@@ -70,6 +79,26 @@ class SimpyReplay:
         self.used_cpu = [0.0] * m
         self.used_memory = [0.0] * m
         self.tasks_on = [set() for _ in range(m)]
+        bands = self.bands
+        self.used_from_cpu = [[0.0] * m for _ in range(bands)]
+        self.used_from_memory = [[0.0] * m for _ in range(bands)]
+        self.running_from = [[0] * m for _ in range(bands)]
+        self.placed_seq = [0] * n
+        self.next_placement = 0
+        self.preemptions = [0] * n
+        frameworks = self.frameworks
+        self.declined_until: list[list[int | None]] = [
+            [None] * m for _ in range(frameworks)
+        ]
+        self.share_cpu = [0.0] * frameworks
+        self.share_memory = [0.0] * frameworks
+        self.share_count = [0] * frameworks
+        self.offer_counts = [[0, 0, 0] for _ in range(frameworks)]
+        # Timeouts scheduled and not yet fired (declined offers' returns apart),
+        # and whether the arrival and machine-event processes have more to do.
+        self.outstanding = 0
+        self.arrivals_left = n > 0
+        self.machine_events_left = inputs.machine_event_time_us.shape[0] > 0
 
         self.state = ["not arrived"] * n
         self.enqueued_at = [0] * n
@@ -103,8 +132,29 @@ class SimpyReplay:
 
     def at(self, time: int, kind: str, item: object) -> None:
         """Record ``item`` under ``kind`` at ``time`` (now or later)."""
+        self.outstanding += 1
         event = self.env.timeout(time - self.env.now)
-        event.callbacks.append(lambda _: self.record(kind, item))
+        event.callbacks.append(lambda _: self.fire(kind, item))
+
+    def fire(self, kind: str, item: object) -> None:
+        """Record a timeout that fired."""
+        self.outstanding -= 1
+        self.record(kind, item)
+
+    def return_offer(self, f: int, m: int) -> None:
+        """Return machine ``m`` to framework ``f``'s pool when its refusal ends.
+
+        The return is processed only if this instant already has a record or
+        another source still has something scheduled; otherwise the model ends.
+        """
+        active = (
+            self.handler_due
+            or self.outstanding > 0
+            or self.arrivals_left
+            or self.machine_events_left
+        )
+        if active:
+            self.record("offer return", (f, m))
 
     def arrivals(self):
         """SimPy process: submit the processes in input order.
@@ -118,6 +168,7 @@ class SimpyReplay:
             while p < self.n and self.submit[p] == self.env.now:
                 self.record("arrival", p)
                 p += 1
+            self.arrivals_left = p < self.n
 
     def machine_events(self):
         """SimPy process: apply the machine events of each instant in input order."""
@@ -128,6 +179,7 @@ class SimpyReplay:
             while index < len(times) and times[index] == self.env.now:
                 self.record("machine", index)
                 index += 1
+            self.machine_events_left = index < len(times)
 
     # Machine state.
 
@@ -147,12 +199,23 @@ class SimpyReplay:
         free_cpu, free_memory = self.free(m)
         return free_cpu >= self.cpu[p] and free_memory >= self.memory[p]
 
-    def choose(self, p: int) -> int | None:
+    def is_open(self, m: int) -> bool:
+        """Return whether machine ``m`` is alive with known capacity."""
+        return (
+            self.alive[m]
+            and not math.isnan(self.place_cpu[m])
+            and not math.isnan(self.place_memory[m])
+        )
+
+    def choose(
+        self, p: int, among: list[int] | None = None, rule: str | None = None
+    ) -> int | None:
         """Pick a machine for ``p`` by the placement rule, or None."""
-        fitting = [m for m in range(self.machines) if self.fits(m, p)]
+        among = range(self.machines) if among is None else among
+        fitting = [m for m in among if self.fits(m, p)]
         if not fitting:
             return None
-        placement = self.policy.placement
+        placement = self.policy.placement if rule is None else rule
         if placement == "first-fit":
             return fitting[0]
         if placement == "best-fit":
@@ -176,6 +239,43 @@ class SimpyReplay:
         if not self.tasks_on[m]:
             self.used_cpu[m] = 0.0
             self.used_memory[m] = 0.0
+        if self.policy.preemption:
+            for k in range(1, self.band[p] + 1):
+                self.used_from_cpu[k][m] -= self.cpu[p]
+                self.used_from_memory[k][m] -= self.memory[p]
+                self.running_from[k][m] -= 1
+                if self.running_from[k][m] == 0:
+                    self.used_from_cpu[k][m] = 0.0
+                    self.used_from_memory[k][m] = 0.0
+        self.leave_share(p)
+
+    def leave_share(self, p: int) -> None:
+        """Take ``p``'s requests off its framework's running requests."""
+        if not self.policy.offers:
+            return
+        f = self.band[p]
+        self.share_cpu[f] -= self.cpu[p]
+        self.share_memory[f] -= self.memory[p]
+        self.share_count[f] -= 1
+        if self.share_count[f] == 0:
+            self.share_cpu[f] = 0.0
+            self.share_memory[f] = 0.0
+
+    def resubmit(self, p: int, t: int) -> bool:
+        """Send killed process ``p`` back; return whether it went to the intake."""
+        delay = restart_delay(self.policy, self.kills[p])
+        if delay is None:
+            self.state[p] = "given up"
+            self.totals["given_up"] += 1
+            return False
+        if delay == 0:
+            self.to_intake(p, self.next_batch)
+            self.next_batch += 1
+            self.open_batch = None
+            return True
+        self.state[p] = "restart wait"
+        self.at(t + delay, "restart", p)
+        return False
 
     def sample(self) -> None:
         """Append the state to the sampled series."""
@@ -251,6 +351,9 @@ class SimpyReplay:
             happened = True
             self.apply_machine_event(index, t)
 
+        for f, m in buckets["offer return"]:
+            self.declined_until[f][m] = None
+            happened = True
         for p in sorted(buckets["restart"]):
             happened = True
             if self.state[p] == "restart wait":
@@ -288,20 +391,15 @@ class SimpyReplay:
             self.totals["evictions"] += 1
             self.completion[p] = None
             self.machine_of[p] = None
-            delay = restart_delay(self.policy, self.kills[p])
-            if delay is None:
-                self.state[p] = "given up"
-                self.totals["given_up"] += 1
-            elif delay == 0:
-                self.to_intake(p, self.next_batch)
-                self.next_batch += 1
-                self.open_batch = None
-            else:
-                self.state[p] = "restart wait"
-                self.at(t + delay, "restart", p)
+            self.leave_share(p)
+            self.resubmit(p, t)
         self.tasks_on[m] = set()
         self.used_cpu[m] = 0.0
         self.used_memory[m] = 0.0
+        for k in range(self.bands):
+            self.used_from_cpu[k][m] = 0.0
+            self.used_from_memory[k][m] = 0.0
+            self.running_from[k][m] = 0
         self.alive[m] = False
 
     def arrive(self, p: int, t: int) -> None:
@@ -380,8 +478,20 @@ class SimpyReplay:
         self.state[p] = "running"
         self.machine_of[p] = m
         self.tasks_on[m].add(p)
+        self.placed_seq[p] = self.next_placement
+        self.next_placement += 1
         self.used_cpu[m] += self.cpu[p]
         self.used_memory[m] += self.memory[p]
+        if self.policy.preemption:
+            for k in range(1, self.band[p] + 1):
+                self.used_from_cpu[k][m] += self.cpu[p]
+                self.used_from_memory[k][m] += self.memory[p]
+                self.running_from[k][m] += 1
+        if self.policy.offers:
+            f = self.band[p]
+            self.share_cpu[f] += self.cpu[p]
+            self.share_memory[f] += self.memory[p]
+            self.share_count[f] += 1
         if self.schedule[p] == NULL_INT:
             self.schedule[p] = t
             self.first_machine[p] = m
@@ -419,14 +529,92 @@ class SimpyReplay:
             (p for p in self.pending if self.state[p] == "pending"),
             key=self.order_key,
         )
+        if self.policy.offers:
+            self.offer_round(pending, t)
+            self.pending = [p for p in pending if self.state[p] == "pending"]
+            return
         still_pending = []
+        again = False
         for p in pending:
             m = self.choose(p)
+            if m is None and self.policy.preemption and self.band[p] > 0:
+                m, sent = self.preempt_for(p, t)
+                again = again or sent
             if m is None:
                 still_pending.append(p)
                 continue
             self.place(p, m, t)
         self.pending = still_pending
+        if again:
+            self.record("again", None)
+
+    def preempt_for(self, p: int, t: int) -> tuple[int | None, bool]:
+        """Evict lower bands for ``p`` on the first machine where that makes room.
+
+        Returns the machine (None if there is none) and whether a victim went to
+        the intake.
+        """
+        b = self.band[p]
+        target = None
+        for m in range(self.machines):
+            if not self.is_open(m):
+                continue
+            room_cpu = self.place_cpu[m] - self.used_from_cpu[b][m]
+            room_memory = self.place_memory[m] - self.used_from_memory[b][m]
+            if room_cpu >= self.cpu[p] and room_memory >= self.memory[p]:
+                target = m
+                break
+        if target is None:
+            return None, False
+        victims = sorted(
+            (v for v in self.tasks_on[target] if self.band[v] < b),
+            key=lambda v: (self.band[v], -self.placed_seq[v]),
+        )
+        sent = False
+        for v in victims:
+            if self.fits(target, p):
+                break
+            self.take_off(v, target)
+            self.completion[v] = None
+            self.machine_of[v] = None
+            self.kills[v] += 1
+            self.preemptions[v] += 1
+            self.totals["evictions"] += 1
+            self.totals["preemptions"] += 1
+            sent = self.resubmit(v, t) or sent
+        return target, sent
+
+    def offer_round(self, pending: list[int], t: int) -> None:
+        """Offer each framework with pending processes the machines of its pool."""
+        order = sorted(
+            range(self.frameworks),
+            key=lambda f: (max(self.share_cpu[f], self.share_memory[f]), f),
+        )
+        for f in order:
+            mine = [p for p in pending if self.band[p] == f]
+            offered = [
+                m
+                for m in range(self.machines)
+                if self.declined_until[f][m] is None and self.is_open(m)
+            ]
+            if not mine or not offered:
+                continue
+            used = set()
+            for p in mine:
+                m = self.choose(p, offered, self.rules[f])
+                if m is not None:
+                    self.place(p, m, t)
+                    used.add(m)
+            for m in offered:
+                self.offer_counts[f][0] += 1
+                if m in used:
+                    self.offer_counts[f][1] += 1
+                    continue
+                self.offer_counts[f][2] += 1
+                until = t + round(self.policy.refuse_s * 1e6)
+                self.declined_until[f][m] = until
+                event = self.env.timeout(until - t)
+                event.callbacks.append(lambda _, f=f, m=m: self.return_offer(f, m))
 
     def run(self) -> ReplayOutput:
         """Run the simulation to the horizon and return its outputs."""
@@ -449,6 +637,12 @@ class SimpyReplay:
                 totals["running_at_end"] += 1
         totals["instants"] = None
         totals["passes"] = None
+        for name, column in (
+            ("offers", 0),
+            ("offers_accepted", 1),
+            ("offers_declined", 2),
+        ):
+            totals[name] = sum(row[column] for row in self.offer_counts)
         columns = list(zip(*self.samples, strict=True)) if self.samples else [()] * 5
         return ReplayOutput(
             schedule_time_us=np.array(self.schedule, np.int64),
@@ -460,6 +654,11 @@ class SimpyReplay:
             cpu_capacity=np.array(columns[3], np.float64),
             memory_capacity=np.array(columns[4], np.float64),
             totals=totals,
+            preemptions=np.array(self.preemptions, np.int64),
+            framework_bands=np.array(self.band_values, np.int64),
+            offer_counts=np.array(self.offer_counts, np.int64).reshape(
+                self.frameworks, 3
+            ),
         )
 
 
