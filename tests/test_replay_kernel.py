@@ -680,3 +680,138 @@ def test_optimistic_conflict_is_retried():
     assert result.totals["conflicts"] == 1
     assert result.schedule_time_us.tolist() == [5, 25]
     assert result.totals["batches"] == 3
+
+
+def run_all_three(inputs, policy):
+    kernel = run_both(inputs, policy)
+    assert_same(kernel, replay_simpy(inputs, policy))
+    return kernel
+
+
+def test_preemption_evicts_lowest_band_latest_first():
+    # Machine of 1.0 CPU runs three free-band tasks (0.25 each, placed at 0, 1
+    # and 2) and one middle-band task (0.25). A production task of 0.5 arrives
+    # at 5: the two free tasks placed last go, the middle one stays.
+    tasks = [
+        (0, 0.25, 0.1, 0, 100, None),
+        (1, 0.25, 0.1, 0, 100, None),
+        (2, 0.25, 0.1, 0, 100, None),
+        (3, 0.25, 0.1, 5, 100, None),
+        (5, 0.5, 0.1, 9, 10, None),
+    ]
+    inputs = make_input(
+        1, [(0, 0, ADD, 1.0, 1.0)], tasks, grid=[4, 6], band=[0, 0, 0, 1, 2]
+    )
+    policy = SchedulerPolicy.parse("priority+first-fit+preempt")
+    result = run_all_three(inputs, policy)
+    assert result.preemptions.tolist() == [0, 1, 1, 0, 0]
+    assert result.kills.tolist() == [0, 1, 1, 0, 0]
+    assert result.totals["preemptions"] == 2
+    assert result.totals["evictions"] == 2
+    assert result.schedule_time_us.tolist() == [0, 1, 2, 3, 5]
+    assert result.running.tolist() == [4, 3]
+    # The victims wait (immediate restart) and run again when the task ends.
+    assert result.totals["placements"] == 7
+
+
+def test_preemption_needs_a_higher_band():
+    # Equal bands never preempt: the second task waits for the first.
+    tasks = [(0, 1.0, 0.1, 3, 10, None), (1, 1.0, 0.1, 7, 10, None)]
+    inputs = make_input(1, [(0, 0, ADD, 1.0, 1.0)], tasks, band=[1, 1])
+    result = run_all_three(inputs, SchedulerPolicy(preemption=True))
+    assert result.schedule_time_us.tolist() == [0, 10]
+    assert result.totals["preemptions"] == 0
+
+
+def test_preemption_skips_machine_without_room():
+    # Machine 0 runs a production task, so evicting its free task would not
+    # make room; the production arrival preempts on machine 1 instead.
+    tasks = [
+        (0, 0.5, 0.1, 9, 100, None),
+        (0, 0.5, 0.1, 0, 100, None),
+        (0, 0.75, 0.1, 0, 100, None),
+        (5, 0.75, 0.1, 9, 10, None),
+    ]
+    inputs = make_input(
+        2, [(0, 0, ADD, 1.0, 1.0), (0, 1, ADD, 1.0, 1.0)], tasks, band=[2, 0, 0, 2]
+    )
+    result = run_all_three(inputs, SchedulerPolicy(preemption=True))
+    assert result.machine.tolist() == [0, 0, 1, 1]
+    assert result.preemptions.tolist() == [0, 0, 1, 0]
+
+
+def test_preemption_victim_backs_off():
+    tasks = [(0, 1.0, 0.1, 0, 100, None), (5, 1.0, 0.1, 9, 10, None)]
+    inputs = make_input(1, [(0, 0, ADD, 1.0, 1.0)], tasks, grid=[16, 30])
+    policy = SchedulerPolicy(
+        preemption=True,
+        supervision=SupervisionPolicy(kind="backoff", base_delay_s=20e-6),
+    )
+    result = run_all_three(inputs, policy)
+    assert result.kills.tolist() == [1, 0]
+    # The victim restarts at 25 and finds the machine free since 15.
+    assert result.running.tolist() == [0, 1]
+
+
+def test_offers_declined_machine_returns_after_refusal():
+    # One framework. At 0 its task takes machine 1 and machine 0 (too small) is
+    # declined until 0 + 5. A task that fits machine 0 arrives at 1 while
+    # machine 1 is full: it waits for machine 0's offer to come back at 5.
+    tasks = [(0, 0.75, 0.1, 0, 100, None), (1, 0.5, 0.1, 0, -1, None)]
+    inputs = make_input(2, [(0, 0, ADD, 0.5, 1.0), (0, 1, ADD, 1.0, 1.0)], tasks)
+    policy = SchedulerPolicy.parse("priority+first-fit+offers", refuse_s=5e-6)
+    result = run_all_three(inputs, policy)
+    assert result.schedule_time_us.tolist() == [0, 5]
+    assert result.machine.tolist() == [1, 0]
+    # Offers: machines 0 and 1 at 0 (1 accepted, 0 declined); machine 1 at 1
+    # (declined); machine 0 at 5 (accepted).
+    assert result.offer_counts.tolist() == [[4, 2, 2]]
+    assert result.totals["offers_declined"] == 2
+
+
+def test_offers_frameworks_take_turns_by_dominant_request():
+    # The production framework already runs 0.25 CPU, so at 1 the free
+    # framework, running nothing, is offered machine 1 first and takes it. The
+    # production task sees no room and declines both machines until 4, again
+    # until 7, 10 and 13. The free task ends at 11, and machine 1 returns to the
+    # production framework at 13. A task arriving at 50 keeps the replay going.
+    tasks = [
+        (0, 0.25, 0.25, 9, -1, None),
+        (1, 0.5, 0.1, 9, 10, None),
+        (1, 0.5, 0.1, 0, 10, None),
+        (50, 0.0, 0.0, 0, 1, None),
+    ]
+    events = [(0, 0, ADD, 0.25, 1.0), (1, 1, ADD, 0.5, 1.0)]
+    inputs = make_input(2, events, tasks, band=[1, 1, 0, 0])
+    policy = SchedulerPolicy(offers=True, refuse_s=3e-6)
+    result = run_all_three(inputs, policy)
+    assert result.schedule_time_us.tolist() == [0, 13, 1, 50]
+    assert result.machine.tolist() == [0, 1, 1, 0]
+    assert result.framework_bands.tolist() == [0, 1]
+
+
+def test_offers_returns_stop_when_nothing_else_remains():
+    # The same without the late arrival: after the free task ends at 11 nothing
+    # else is due, so the offer returning at 13 is never made.
+    tasks = [
+        (0, 0.25, 0.25, 9, -1, None),
+        (1, 0.5, 0.1, 9, 10, None),
+        (1, 0.5, 0.1, 0, 10, None),
+    ]
+    events = [(0, 0, ADD, 0.25, 1.0), (1, 1, ADD, 0.5, 1.0)]
+    inputs = make_input(2, events, tasks, band=[1, 1, 0])
+    result = run_all_three(inputs, SchedulerPolicy(offers=True, refuse_s=3e-6))
+    assert result.schedule_time_us.tolist() == [0, NULL_INT, 1]
+    assert result.totals["unschedulable"] == 1
+
+
+def test_offers_framework_placement_rules():
+    # The free framework places worst-fit, the production one first-fit.
+    events = [(0, 0, ADD, 0.5, 1.0), (0, 1, ADD, 1.0, 1.0)]
+    tasks = [(0, 0.25, 0.1, 0, -1, None), (1, 0.25, 0.1, 9, -1, None)]
+    inputs = make_input(2, events, tasks)
+    policy = SchedulerPolicy(
+        offers=True, framework_placements=("worst-fit", "first-fit")
+    )
+    result = run_all_three(inputs, policy)
+    assert result.machine.tolist() == [1, 0]

@@ -100,3 +100,46 @@ def test_every_policy_name_parses():
 def test_policy_rejects(name, fields, message):
     with pytest.raises(ParameterError, match=message):
         SchedulerPolicy.parse(name, **fields)
+
+
+def test_policy_options_parse():
+    preempt = SchedulerPolicy.parse("priority+first-fit+preempt")
+    assert preempt.preemption
+    assert preempt.name == "priority+first-fit+preempt"
+    offers = SchedulerPolicy.parse("fifo+sampled+offers", refuse_s=2.0)
+    assert offers.offers
+    assert offers.name == "fifo+sampled+offers"
+    assert offers.describe()["refuse_s"] == 2.0
+    assert len(all_policy_names("preempt")) == 12
+
+
+@pytest.mark.parametrize(
+    ("name", "fields", "message"),
+    [
+        ("fifo+first-fit+lottery", {}, r"policy 'fifo\+first-fit\+lottery' is not"),
+        ("fifo+first-fit+offers", {"refuse_s": 0.0}, r"refuse_s is 0.0"),
+        (
+            "fifo+first-fit+offers",
+            {"optimistic": True},
+            r"offers and optimistic schedulers cannot be combined",
+        ),
+        (
+            "fifo+first-fit+preempt",
+            {"offers": True},
+            r"preemption and offers cannot be combined",
+        ),
+        (
+            "fifo+first-fit+offers",
+            {"framework_placements": ("next-fit",)},
+            r"framework placement 'next-fit' is not known",
+        ),
+        (
+            "fifo+first-fit",
+            {"framework_placements": ("best-fit",)},
+            r"framework_placements is set but offers is off",
+        ),
+    ],
+)
+def test_policy_option_rejects(name, fields, message):
+    with pytest.raises(ParameterError, match=message):
+        SchedulerPolicy.parse(name, **fields)
