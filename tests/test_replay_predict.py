@@ -16,7 +16,12 @@ from muosm_perf.cli import main
 from muosm_perf.errors import ParameterError
 from muosm_perf.kernels._numba import NULL_INT
 from muosm_perf.predict.replay import prepare_replay, replay, run_prepared
-from muosm_perf.predict.validation import utilization_mae
+from muosm_perf.predict.validation import (
+    censored_summary,
+    delay_validation,
+    ks_distance,
+    utilization_mae,
+)
 from muosm_perf.traces.google2011 import ingest_google_2011
 
 SUBMIT, SCHEDULE, FINISH, KILL = 0, 1, 4, 5
@@ -113,10 +118,12 @@ def test_replay_of_small_store(small_store):
     middle = result.validation.filter(pl.col("band") == "middle").row(0, named=True)
     assert middle["observed_n"] == 2
     assert middle["observed_p50_s"] == pytest.approx(1.5)
-    # B, D, E and F have a SUBMIT inside the window and were placed.
-    assert middle["predicted_n"] == 4
+    # Both sides are B and F, the attempts with an observed delay; D and E have
+    # none, so their predicted delays stay out.
+    assert middle["predicted_n"] == 2
+    assert middle["predicted_censored"] == 0
     assert middle["predicted_p50_s"] == 0.0
-    expected_ks = stats.ks_2samp([2.0, 1.0], [0.0] * 4).statistic
+    expected_ks = stats.ks_2samp([2.0, 1.0], [0.0] * 2).statistic
     assert middle["ks_distance"] == pytest.approx(expected_ks)
     free = result.validation.filter(pl.col("band") == "free").row(0, named=True)
     assert free["observed_n"] == 0
@@ -125,6 +132,13 @@ def test_replay_of_small_store(small_store):
     summary = result.summary()
     assert json.loads(json.dumps(summary)) == summary
     assert summary["bands"]["middle"]["observed"]["p50"] == pytest.approx(1.5)
+    assert summary["bands"]["middle"]["censored"] == 0
+    assert summary["counts"]["evictions_by_band"]["middle"] == {
+        "observed": 0,
+        "predicted": 0,
+        "preempted": 0,
+    }
+    assert summary["offers"] == {}
 
 
 def test_predicted_occupancy_small_store(small_store):
@@ -219,7 +233,12 @@ def test_cli_replay_json(small_store, capsys):
     assert status == 0
     summary = json.loads(capsys.readouterr().out)
     assert summary["policy"] == "fifo+worst-fit"
-    assert set(summary["bands"]["middle"]) == {"observed", "predicted", "ks"}
+    assert set(summary["bands"]["middle"]) == {
+        "observed",
+        "predicted",
+        "censored",
+        "ks",
+    }
     for side in ("observed", "predicted"):
         assert {"p50", "p90", "p99"} <= set(summary["bands"]["middle"][side])
     assert set(summary["utilization_mae"]) == {"cpu", "memory"}
@@ -255,3 +274,87 @@ def test_same_seed_same_result(small_store):
     second = run_prepared(prepared, policy="shortest+sampled", seed=11)
     assert first.attempts.equals(second.attempts)
     assert first.occupancy.equals(second.occupancy)
+
+
+def test_validation_censors_unplaced_attempts():
+    # Middle band: observed delays 1, 2, 3 and 4 s; the replay placed three of
+    # those attempts after 0.5, 1.5 and 2.5 s and never placed the fourth. A fifth
+    # attempt has no observed delay and a sixth no predicted side: both leave.
+    attempts = pl.DataFrame(
+        {
+            "band": ["middle"] * 6,
+            "observed_delay_s": [1.0, 2.0, 3.0, 4.0, None, 5.0],
+            "predicted_delay_s": [0.5, 1.5, 2.5, None, 9.0, None],
+            "predicted_censored": [False, False, False, True, False, False],
+        }
+    )
+    row = (
+        delay_validation(attempts).filter(pl.col("band") == "middle").row(0, named=True)
+    )
+    assert row["observed_n"] == 4
+    assert row["observed_p50_s"] == pytest.approx(2.5)
+    assert row["predicted_n"] == 4
+    assert row["predicted_censored"] == 1
+    # Ranks 0..3 with the censored one last: p50 sits between ranks 1 and 2.
+    assert row["predicted_p50_s"] == pytest.approx(2.0)
+    assert row["predicted_p90_s"] is None
+    assert row["predicted_mean_s"] is None
+    # The predicted distribution function is 1/4, 1/2, 3/4 at 0.5, 1.5, 2.5 and
+    # stays at 3/4; the observed one is 1 from 4 s on. The largest gap is 1/4.
+    assert row["ks_distance"] == pytest.approx(0.25)
+
+
+def test_ks_distance_with_censoring_matches_infinity():
+    rng = np.random.default_rng(5)
+    observed = rng.exponential(size=40)
+    predicted = rng.exponential(size=30)
+    with_infinity = np.concatenate([predicted, np.full(7, np.inf)])
+    expected = stats.ks_2samp(observed, with_infinity).statistic
+    assert ks_distance(observed, predicted, censored=7) == pytest.approx(expected)
+
+
+def test_censored_summary_without_censoring():
+    values = np.array([3.0, 1.0, 2.0])
+    summary = censored_summary(values, 0)
+    assert summary["n"] == 3
+    assert summary["mean"] == pytest.approx(2.0)
+    assert summary["p50"] == pytest.approx(2.0)
+
+
+def test_censored_summary_all_censored():
+    summary = censored_summary(np.zeros(0), 3)
+    assert summary["n"] == 3
+    assert summary["p50"] is None
+
+
+def test_cli_replay_options(small_store, capsys):
+    status = main(
+        [
+            "replay",
+            str(small_store.path),
+            "--policy",
+            "priority+first-fit+offers",
+            "--refuse-s",
+            "2",
+            "--framework-placements",
+            "best-fit,worst-fit",
+        ]
+    )
+    assert status == 0
+    text = capsys.readouterr().out
+    assert "policy      priority+first-fit+offers" in text
+    assert "offers middle" in text
+    status = main(["replay", str(small_store.path), "--policy", "fifo+first-fit+x"])
+    assert status == 2
+    assert "policy 'fifo+first-fit+x' is not valid" in capsys.readouterr().err
+
+
+def test_preemption_replay_counts_by_band(small_store):
+    result = replay(small_store, grid_step_s=60, policy="priority+first-fit+preempt")
+    assert result.policy.preemption
+    counts = result.summary()["counts"]["evictions_by_band"]
+    assert set(counts) >= {"free", "middle", "production"}
+    total = sum(band["predicted"] for band in counts.values())
+    assert total == result.totals["evictions"]
+    preempted = sum(band["preempted"] for band in counts.values())
+    assert preempted == result.totals["preemptions"]

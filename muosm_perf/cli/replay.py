@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 import json
 
-from muosm_perf.kernels.policy import SchedulerPolicy
+from muosm_perf.kernels.policy import DEFAULT_REFUSE_S, SchedulerPolicy
 from muosm_perf.kernels.supervision import SupervisionPolicy
 from muosm_perf.model.store import TraceStore
 from muosm_perf.predict.replay import (
@@ -34,7 +34,27 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         default=DEFAULT_POLICY,
         metavar="NAME",
         help=(
-            f"QUEUE+PLACEMENT, one of: {', '.join(POLICIES)} (default {DEFAULT_POLICY})"
+            f"QUEUE+PLACEMENT, one of: {', '.join(POLICIES)} (default "
+            f"{DEFAULT_POLICY}); append +preempt for preemption of lower bands or "
+            "+offers for the two-level offer model"
+        ),
+    )
+    parser.add_argument(
+        "--refuse-s",
+        type=float,
+        default=DEFAULT_REFUSE_S,
+        help=(
+            "with +offers, seconds before a declined offer is made to the same "
+            f"framework again (default {DEFAULT_REFUSE_S:g})"
+        ),
+    )
+    parser.add_argument(
+        "--framework-placements",
+        default="",
+        metavar="RULES",
+        help=(
+            "with +offers, comma-separated placement rules of the frameworks, "
+            "lowest band first (default: the policy's rule for every framework)"
         ),
     )
     parser.add_argument(
@@ -118,6 +138,10 @@ def policy_from_arguments(args: argparse.Namespace) -> SchedulerPolicy:
         schedulers=args.schedulers,
         optimistic=args.optimistic,
         supervision=SupervisionPolicy.parse(args.supervision),
+        refuse_s=args.refuse_s,
+        framework_placements=tuple(
+            rule for rule in args.framework_placements.split(",") if rule
+        ),
         seed=args.seed,
     )
 
@@ -147,7 +171,7 @@ def format_summary(result: ReplayResult) -> str:
     summary = result.summary()
     lines = [
         f"policy      {summary['policy']}",
-        "delay (s)        side           n      p50      p90      p99     KS",
+        "delay (s)        side           n      p50      p90      p99     KS  censored",
     ]
     for band, sides in summary["bands"].items():
         for side in ("observed", "predicted"):
@@ -158,6 +182,7 @@ def format_summary(result: ReplayResult) -> str:
                 f"{values['n']:>9,} {_seconds(values['p50'])} "
                 f"{_seconds(values['p90'])} {_seconds(values['p99'])} "
                 + ("     -" if ks is None else f"{ks:6.3f}")
+                + (f"  {sides['censored']:>8,}" if side == "predicted" else "")
             )
     error = summary["utilization_mae"]
     cpu = "-" if error["cpu"] is None else f"{error['cpu']:.2f}"
@@ -169,6 +194,19 @@ def format_summary(result: ReplayResult) -> str:
         f"predicted {counts['evictions']['predicted']:,}",
         f"scheduler busyness {counts['scheduler_busyness']:.3f}  "
         f"conflicts {counts['conflicts']['predicted']:,}",
+    ]
+    for band, evictions in counts["evictions_by_band"].items():
+        lines.append(
+            f"  evictions {band:<12} observed {evictions['observed']:,}  "
+            f"predicted {evictions['predicted']:,} "
+            f"({evictions['preempted']:,} preempted)"
+        )
+    for band, offers in summary["offers"].items():
+        lines.append(
+            f"  offers {band:<15} made {offers['made']:,}  accepted "
+            f"{offers['accepted']:,}  declined {offers['declined']:,}"
+        )
+    lines += [
         f"events per second  {summary['events_per_second']:,.0f}",
     ]
     return "\n".join(lines)

@@ -34,15 +34,17 @@ import polars as pl
 from muosm_perf.analysis.occupancy import default_grid, occupancy_series
 from muosm_perf.errors import ParameterError, StoreError
 from muosm_perf.kernels._numba import NULL_INT
-from muosm_perf.kernels.policy import SchedulerPolicy, all_policy_names
+from muosm_perf.kernels.policy import OPTIONS, SchedulerPolicy, all_policy_names
 from muosm_perf.kernels.replay import (
     ReplayInput,
     ReplayOutput,
     compile_replay,
     replay_arrays,
 )
+from muosm_perf.model.lifecycle import Band
 from muosm_perf.model.store import TraceStore
 from muosm_perf.predict.validation import (
+    REPORTED_BANDS,
     delay_validation,
     json_number,
     utilization_mae,
@@ -54,7 +56,11 @@ DEFAULT_POLICY = "priority+first-fit"
 """Pending processes by priority, then enqueue order; lowest-index machine that fits."""
 
 POLICIES = tuple(all_policy_names())
-"""Policy names :func:`replay` accepts (``QUEUE+PLACEMENT``)."""
+"""Policy names :func:`replay` accepts (``QUEUE+PLACEMENT``), each also with
+``+preempt`` or ``+offers`` appended (:data:`~muosm_perf.kernels.policy.OPTIONS`)."""
+
+BAND_NAMES = tuple(band.label for band in Band)
+"""Band labels by their code, the rank preemption and the offer model use."""
 
 _PROCESS_COLUMNS = [
     "group_id",
@@ -121,9 +127,11 @@ class ReplayResult:
     attempts
         Per attempt: keys, ``band``, ``submit_time_us`` (as replayed),
         ``observed_schedule_time_us``, ``predicted_schedule_time_us``,
-        ``predicted_cell_id``, ``kills``, ``observed_delay_s`` and
+        ``predicted_cell_id``, ``kills``, ``preemptions``, ``observed_delay_s`` and
         ``predicted_delay_s`` (null where the SUBMIT was before the window or the
-        attempt was never scheduled on that side).
+        attempt was never scheduled on that side), ``predicted_censored`` (the
+        SUBMIT is in the window and the replay never placed the attempt) and
+        ``predicted_censored_at_s`` (window end minus SUBMIT for those, seconds).
     occupancy
         Predicted series on the observed grid: ``time_us``, ``running``,
         ``cpu_requested``, ``memory_requested``, ``cpu_capacity``,
@@ -131,12 +139,17 @@ class ReplayResult:
     observed_occupancy
         The observed series on the same grid.
     validation
-        Per band, observed and predicted delay statistics (seconds) and their
-        Kolmogorov-Smirnov distance.
+        Per band, observed and predicted delay statistics (seconds) of the
+        attempts with an observed delay, the predicted ones censored at the window
+        end, and their Kolmogorov-Smirnov distance
+        (:func:`~muosm_perf.predict.validation.delay_validation`).
     utilization_mae
         Mean absolute error of CPU and memory utilization, percentage points.
     totals
         Replay counters (:data:`~muosm_perf.kernels.replay.TOTALS`).
+    offers_by_band
+        With the offer model, per band (framework): offers ``made``,
+        ``accepted`` and ``declined``; empty otherwise.
     input_counts
         What the conversion from the store replaced or dropped.
     observed_counts
@@ -156,6 +169,7 @@ class ReplayResult:
     validation: pl.DataFrame
     utilization_mae: dict[str, float | None]
     totals: dict[str, int]
+    offers_by_band: dict[str, dict[str, int]]
     input_counts: dict[str, int]
     observed_counts: dict[str, int]
     window_us: dict[str, int]
@@ -181,13 +195,40 @@ class ReplayResult:
             return 0.0
         return self.totals["scheduler_busy_us"] / (span * self.policy.schedulers)
 
+    def evictions_by_band(self) -> dict[str, dict[str, int]]:
+        """Return observed and predicted evictions per band.
+
+        ``predicted`` counts every kill (machine REMOVE and preemption) of the
+        band's attempts and ``preempted`` the preemptions among them;
+        ``observed`` counts the band's EVICT events in the window.
+        """
+        per_band = (
+            self.attempts.group_by("band")
+            .agg(pl.col("kills").sum(), pl.col("preemptions").sum())
+            .with_columns(pl.col("band").cast(pl.String).fill_null("unbanded"))
+        )
+        predicted = {row[0]: (int(row[1]), int(row[2])) for row in per_band.rows()}
+        bands = [*REPORTED_BANDS]
+        bands += sorted(band for band in predicted if band not in bands)
+        result = {}
+        for band in bands:
+            kills, preempted = predicted.get(band, (0, 0))
+            result[band] = {
+                "observed": self.observed_counts.get(f"evictions_{band}", 0),
+                "predicted": kills,
+                "preempted": preempted,
+            }
+        return result
+
     def summary(self) -> dict[str, Any]:
         """Return the headline figures as a JSON-serializable dict.
 
         ``bands`` maps each band to its ``observed`` and ``predicted`` delay
-        statistics (seconds) and ``ks``, their Kolmogorov-Smirnov distance.
-        ``counts`` sets each predicted count next to the observed one where the
-        trace has it.
+        statistics (seconds), ``censored`` (attempts the replay never placed
+        before the window closed, counted in the predicted ``n``) and ``ks``,
+        their Kolmogorov-Smirnov distance. ``counts`` sets each predicted count
+        next to the observed one where the trace has it, evictions also per band.
+        ``offers`` gives the offer model's counts per band (empty without it).
         """
         bands = {}
         for row in self.validation.iter_rows(named=True):
@@ -200,7 +241,11 @@ class ReplayResult:
                         for statistic in ("mean", "p50", "p90", "p99")
                     },
                 }
-            bands[row["band"]] = {**sides, "ks": json_number(row["ks_distance"])}
+            bands[row["band"]] = {
+                **sides,
+                "censored": row["predicted_censored"],
+                "ks": json_number(row["ks_distance"]),
+            }
         observed_evictions = self.observed_counts["evictions"]
         predicted_evictions = self.totals["evictions"]
         return {
@@ -231,7 +276,9 @@ class ReplayResult:
                     "predicted": self.totals["conflicts"],
                 },
                 "scheduler_busyness": self.scheduler_busyness,
+                "evictions_by_band": self.evictions_by_band(),
             },
+            "offers": self.offers_by_band,
             "totals": dict(self.totals),
             "inputs": dict(self.input_counts),
             "kernel_seconds": self.kernel_seconds,
@@ -400,6 +447,8 @@ def prepare_replay(
         horizon_us=end,
         group=table["group_id"].to_numpy(),
         bypass_scheduler=table["schedule_before_window"].to_numpy(),
+        # A process without a band (null priority) counts as the lowest band.
+        band=table["band"].to_physical().fill_null(0).cast(pl.Int64).to_numpy(),
     )
     observed_counts = _observed_counts(processes, cell_events, start, end)
     attempts = table.select(
@@ -434,9 +483,12 @@ def resolve_policy(policy: str | SchedulerPolicy, seed: int = 0) -> SchedulerPol
     """
     if isinstance(policy, SchedulerPolicy):
         return policy
-    if policy not in POLICIES:
+    base, _, option = policy.partition("+")[2].partition("+")
+    known = f"{policy.partition('+')[0]}+{base}" in POLICIES
+    if not known or (option and option not in OPTIONS):
         raise ParameterError(
-            f"policy {policy!r} is not known; choose one of: {', '.join(POLICIES)}"
+            f"policy {policy!r} is not known; choose one of: {', '.join(POLICIES)}, "
+            f"optionally followed by +{' or +'.join(OPTIONS)}"
         )
     return SchedulerPolicy.parse(policy, seed=seed)
 
@@ -452,10 +504,14 @@ def _observed_counts(
         (pl.col("event") == "REMOVE") & pl.col("time_us").is_between(start, end)
     ).select(pl.col("cell_id"), pl.col("time_us").alias("end_time_us"))
     on_removed = evicted.join(removals.unique(), on=["cell_id", "end_time_us"])
-    return {
+    counts = {
         "evictions": evicted.height,
         "machine_failure_evictions": on_removed.height,
     }
+    by_band = evicted.group_by("band").len()
+    for band, number in by_band.iter_rows():
+        counts[f"evictions_{band or 'unbanded'}"] = int(number)
+    return counts
 
 
 def predicted_occupancy(output: ReplayOutput, grid_us: np.ndarray) -> pl.DataFrame:
@@ -520,14 +576,30 @@ def run_prepared(
     )
     machine = output.machine
     cell = np.where(machine >= 0, prepared.cell_ids[np.maximum(machine, 0)], 0)
-    attempts = prepared.attempts.with_columns(
-        schedule,
-        pl.Series("predicted_cell_id", cell).set(pl.Series(machine < 0), None),
-        pl.Series("kills", output.kills),
-    ).with_columns(
-        pl.when(pl.col("submit_in_window"))
-        .then((pl.col("predicted_schedule_time_us") - pl.col("submit_time_us")) / 1e6)
-        .alias("predicted_delay_s")
+    attempts = (
+        prepared.attempts.with_columns(
+            schedule,
+            pl.Series("predicted_cell_id", cell).set(pl.Series(machine < 0), None),
+            pl.Series("kills", output.kills),
+            pl.Series("preemptions", output.preemptions),
+        )
+        .with_columns(
+            pl.when(pl.col("submit_in_window"))
+            .then(
+                (pl.col("predicted_schedule_time_us") - pl.col("submit_time_us")) / 1e6
+            )
+            .alias("predicted_delay_s"),
+            # Never placed before the window closed: the delay is at least this.
+            pl.when(
+                pl.col("submit_in_window")
+                & pl.col("predicted_schedule_time_us").is_null()
+            )
+            .then((prepared.window_us["end"] - pl.col("submit_time_us")) / 1e6)
+            .alias("predicted_censored_at_s"),
+        )
+        .with_columns(
+            pl.col("predicted_censored_at_s").is_not_null().alias("predicted_censored")
+        )
     )
     occupancy = predicted_occupancy(output, inputs.grid_us)
     return ReplayResult(
@@ -538,12 +610,24 @@ def run_prepared(
         validation=delay_validation(attempts),
         utilization_mae=utilization_mae(prepared.observed_occupancy, occupancy),
         totals=output.totals,
+        offers_by_band={
+            _band_name(int(band)): dict(
+                zip(("made", "accepted", "declined"), map(int, row), strict=True)
+            )
+            for band, row in zip(
+                output.framework_bands, output.offer_counts, strict=False
+            )
+        },
         input_counts=prepared.input_counts,
         observed_counts=prepared.observed_counts,
         window_us=prepared.window_us,
         kernel_seconds=kernel_seconds,
         compile_seconds=compile_seconds,
     )
+
+
+def _band_name(code: int) -> str:
+    return BAND_NAMES[code] if 0 <= code < len(BAND_NAMES) else str(code)
 
 
 def replay(
