@@ -4,14 +4,21 @@ Usage, from the repository root::
 
     PYTHONPATH=$PWD python scripts/replay_validation.py STORE [--markdown FILE]
 
-Three sets of runs:
+Five sets of runs:
 
 1. every ``QUEUE+PLACEMENT`` policy as the plain model has it (capacity as the
    trace gives it, no decision time, never-scheduled attempts replayed);
 2. a small search over the decision time of ``priority+first-fit`` with
    overcommitted capacity, parallel schedulers and never-scheduled attempts held
    out, scored by the largest relative error of the median delay over the bands;
-3. every policy with the best settings of step 2.
+3. every policy with the best settings of step 2;
+4. preemption (``+preempt``) with the plain model and with the best settings,
+   with the evictions per band next to the trace's EVICT counts;
+5. the two-level offer model (``+offers``) with the best settings at several
+   refusal timeouts.
+
+Delays are compared on the attempts with an observed delay; those the replay
+never placed are censored at the window end and counted in the tables.
 
 Figures that explain the gaps are measured here too: the per-machine requests of
 the attempts running when the window opens, over the machine's capacity, and the
@@ -66,7 +73,13 @@ def run(prepared: PreparedReplay, policy: SchedulerPolicy) -> dict:
         "median_error": errors,
         "worst_median_error": worst_error(errors),
         "p50": {b: summary["bands"][b]["predicted"]["p50"] for b in BANDS},
+        "p90": {b: summary["bands"][b]["predicted"]["p90"] for b in BANDS},
+        "p99": {b: summary["bands"][b]["predicted"]["p99"] for b in BANDS},
+        "censored": {b: summary["bands"][b]["censored"] for b in BANDS},
         "ks": {b: summary["bands"][b]["ks"] for b in BANDS},
+        "evictions_by_band": summary["counts"]["evictions_by_band"],
+        "preemptions": result.totals["preemptions"],
+        "offers": summary["offers"],
         "utilization_mae": summary["utilization_mae"],
         "unschedulable": result.totals["unschedulable"],
         "evictions": result.totals["evictions"],
@@ -105,6 +118,45 @@ def markdown_table(rows: list[dict], observed: dict[str, float]) -> str:
     return "\n".join(lines)
 
 
+def tail_table(rows: list[dict], observed: dict[str, dict]) -> str:
+    """Format delay tails, censoring and evictions per band as a Markdown table."""
+    lines = [
+        "| policy | band | p90 | p99 | censored | KS | evictions | preempted |",
+        "| --- | --- | ---: | ---: | ---: | ---: | ---: | ---: |",
+    ]
+    for band in BANDS:
+        sides = observed[band]
+        lines.append(
+            f"| observed | {band} | {_cell(sides['p90'], '.2f')} | "
+            f"{_cell(sides['p99'], '.2f')} | | | {sides['evictions']:,} | |"
+        )
+    for row in rows:
+        for band in BANDS:
+            evictions = row["evictions_by_band"][band]
+            lines.append(
+                f"| {row['policy']} | {band} | {_cell(row['p90'][band], '.2f')} | "
+                f"{_cell(row['p99'][band], '.2f')} | {row['censored'][band]:,} | "
+                f"{_cell(row['ks'][band], '.3f')} | {evictions['predicted']:,} | "
+                f"{evictions['preempted']:,} |"
+            )
+    return "\n".join(lines)
+
+
+def offer_table(rows: list[dict]) -> str:
+    """Format the offers made, accepted and declined per band."""
+    lines = [
+        "| policy | band | offers made | accepted | declined |",
+        "| --- | --- | ---: | ---: | ---: |",
+    ]
+    for row in rows:
+        for band, counts in row["offers"].items():
+            lines.append(
+                f"| {row['policy']} | {band} | {counts['made']:,} | "
+                f"{counts['accepted']:,} | {counts['declined']:,} |"
+            )
+    return "\n".join(lines)
+
+
 def overcommitment(store: TraceStore) -> dict[str, float]:
     """Measure the requests on each machine at the window start over its capacity."""
     processes = store.read(
@@ -140,9 +192,19 @@ def main(argv: list[str] | None = None) -> int:
 
     plain = prepare_replay(store)
     held = prepare_replay(store, unscheduled="hold")
+    first = run_prepared(plain)
     observed = {
         row["band"]: row["observed_p50_s"]
-        for row in run_prepared(plain).validation.iter_rows(named=True)
+        for row in first.validation.iter_rows(named=True)
+    }
+    evictions = first.summary()["counts"]["evictions_by_band"]
+    observed_tails = {
+        row["band"]: {
+            "p90": row["observed_p90_s"],
+            "p99": row["observed_p99_s"],
+            "evictions": evictions.get(row["band"], {"observed": 0})["observed"],
+        }
+        for row in first.validation.iter_rows(named=True)
     }
 
     plain_rows = [
@@ -174,6 +236,19 @@ def main(argv: list[str] | None = None) -> int:
         for name in all_policy_names()
     ]
     replayed_unscheduled = run(plain, tuned)
+    preempt_rows = [
+        run(plain, SchedulerPolicy(preemption=True)),
+        run(held, tuned),
+        run(held, tuned.with_fields(preemption=True)),
+    ]
+    preempt_rows[0]["policy"] = "plain model +preempt"
+    preempt_rows[1]["policy"] = "best settings"
+    preempt_rows[2]["policy"] = "best settings +preempt"
+    offer_rows = []
+    for refuse_s in (1.0, 5.0):
+        row = run(held, tuned.with_fields(offers=True, refuse_s=refuse_s))
+        row["policy"] = f"best settings +offers, refuse {refuse_s:g} s"
+        offer_rows.append(row)
 
     tables = [
         "## Plain model, every policy\n\n" + markdown_table(plain_rows, observed),
@@ -183,6 +258,16 @@ def main(argv: list[str] | None = None) -> int:
         + markdown_table(tuned_rows, observed),
         "## Best settings with never-scheduled attempts replayed\n\n"
         + markdown_table([replayed_unscheduled], observed),
+        "## Preemption\n\n"
+        + markdown_table(preempt_rows, observed)
+        + "\n\n"
+        + tail_table(preempt_rows, observed_tails),
+        "## Two-level offers\n\n"
+        + markdown_table(offer_rows, observed)
+        + "\n\n"
+        + tail_table(offer_rows, observed_tails)
+        + "\n\n"
+        + offer_table(offer_rows),
     ]
     text = "\n\n".join(tables)
     print(text)
@@ -196,6 +281,9 @@ def main(argv: list[str] | None = None) -> int:
         "best_settings": best_fields,
         "tuned": tuned_rows,
         "tuned_with_unscheduled_replayed": replayed_unscheduled,
+        "observed_tails": observed_tails,
+        "preemption": preempt_rows,
+        "offers": offer_rows,
     }
     print(json.dumps(figures, default=str))
     return 0

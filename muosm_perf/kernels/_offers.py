@@ -25,7 +25,10 @@ def set_low(tree_low, size, m, value):
     tree_low[node] = value
     node //= 2
     while node >= 1:
-        tree_low[node] = min(tree_low[2 * node], tree_low[2 * node + 1])
+        low = min(tree_low[2 * node], tree_low[2 * node + 1])
+        if low == tree_low[node]:
+            return  # the minima above do not change either
+        tree_low[node] = low
         node //= 2
 
 

@@ -89,8 +89,12 @@ def set_slot(tree_cpu, tree_memory, size, slot, cpu, memory):
     node //= 2
     while node >= 1:
         left = 2 * node
-        tree_cpu[node] = min(tree_cpu[left], tree_cpu[left + 1])
-        tree_memory[node] = min(tree_memory[left], tree_memory[left + 1])
+        low_cpu = min(tree_cpu[left], tree_cpu[left + 1])
+        low_memory = min(tree_memory[left], tree_memory[left + 1])
+        if low_cpu == tree_cpu[node] and low_memory == tree_memory[node]:
+            return  # the minima above do not change either
+        tree_cpu[node] = low_cpu
+        tree_memory[node] = low_memory
         node //= 2
 
 

@@ -19,6 +19,7 @@ from muosm_perf.kernels._numba import NULL_INT, njit
 from muosm_perf.kernels._offers import (
     framework_order,
     refresh_offer_leaf,
+    set_low,
 )
 from muosm_perf.kernels._pending import (
     STACK_LENGTH,
@@ -129,25 +130,36 @@ def sample_offset(seed, process, restarts, machines):
 
 @njit
 def _refresh_leaf(
-    trees, size, m, alive, place_cpu, place_memory, used_cpu, used_memory, rooms, pools
+    trees, size, m, alive, place_cpu, place_memory, used_cpu, used_memory
 ):
-    """Set machine ``m``'s leaves in every placement tree from its state.
-
-    ``rooms`` are the preemption state and ``pools`` the offer state; their arrays
-    have no rows when the option is off.
-    """
+    """Set machine ``m``'s leaves in the placement trees from its state."""
     tree_cpu, tree_memory, tree_low_cpu = trees
-    open_machine = (
-        alive[m] and not np.isnan(place_cpu[m]) and not np.isnan(place_memory[m])
-    )
-    free_cpu = place_cpu[m] - used_cpu[m]
-    free_memory = place_memory[m] - used_memory[m]
-    if open_machine:
-        set_leaf(tree_cpu, tree_memory, size, m, free_cpu, free_memory)
+    if alive[m] and not np.isnan(place_cpu[m]) and not np.isnan(place_memory[m]):
+        free_cpu = place_cpu[m] - used_cpu[m]
+        set_leaf(
+            tree_cpu, tree_memory, size, m, free_cpu, place_memory[m] - used_memory[m]
+        )
         low = free_cpu
     else:
         set_leaf(tree_cpu, tree_memory, size, m, -np.inf, -np.inf)
         low = np.inf
+    if tree_low_cpu.shape[0] > 0:  # only best-fit keeps the tree of minimum CPU
+        set_low(tree_low_cpu, size, m, low)
+
+
+@njit
+def _refresh_options(
+    size, m, alive, place_cpu, place_memory, used_cpu, used_memory, rooms, pools
+):
+    """Set machine ``m``'s leaves in the trees of preemption and of the offers.
+
+    ``rooms`` and ``pools`` are their state; the arrays have no rows when the
+    option is off. Kept apart from :func:`_refresh_leaf` so that the plain path
+    stays small.
+    """
+    open_machine = (
+        alive[m] and not np.isnan(place_cpu[m]) and not np.isnan(place_memory[m])
+    )
     used_from_cpu, used_from_memory, _, room_cpu, room_memory = rooms
     if room_cpu.shape[0] > 0:
         refresh_room(
@@ -167,22 +179,14 @@ def _refresh_leaf(
             f,
             m,
             open_machine,
-            free_cpu,
-            free_memory,
+            place_cpu[m] - used_cpu[m],
+            place_memory[m] - used_memory[m],
             in_pool,
             pool_cpu,
             pool_memory,
             pool_low,
             size,
         )
-    if tree_low_cpu.shape[0] == 0:
-        return  # only best-fit keeps the tree of minimum free CPU
-    node = size + m
-    tree_low_cpu[node] = low
-    node //= 2
-    while node >= 1:
-        tree_low_cpu[node] = min(tree_low_cpu[2 * node], tree_low_cpu[2 * node + 1])
-        node //= 2
 
 
 @njit
@@ -467,6 +471,7 @@ def replay_kernel(
     n = submit.shape[0]
     n_events = event_time.shape[0]
     n_grid = grid.shape[0]
+    with_options = preempt or offers
     supervision = (
         supervision_kind,
         supervision_base_us,
@@ -658,17 +663,20 @@ def replay_kernel(
             m = on_machine[p]
             _take_off(p, m, machine, band, cpu, memory, rooms, shares)
             _refresh_leaf(
-                trees,
-                size,
-                m,
-                alive,
-                place_cpu,
-                place_memory,
-                used_cpu,
-                used_memory,
-                rooms,
-                pools,
+                trees, size, m, alive, place_cpu, place_memory, used_cpu, used_memory
             )
+            if with_options:
+                _refresh_options(
+                    size,
+                    m,
+                    alive,
+                    place_cpu,
+                    place_memory,
+                    used_cpu,
+                    used_memory,
+                    rooms,
+                    pools,
+                )
             state[p] = DONE
             happened = True
             if not is_grown[m]:
@@ -751,17 +759,20 @@ def replay_kernel(
                     clear_machine(m, used_from_cpu, used_from_memory, running_from)
                 alive[m] = False
             _refresh_leaf(
-                trees,
-                size,
-                m,
-                alive,
-                place_cpu,
-                place_memory,
-                used_cpu,
-                used_memory,
-                rooms,
-                pools,
+                trees, size, m, alive, place_cpu, place_memory, used_cpu, used_memory
             )
+            if with_options:
+                _refresh_options(
+                    size,
+                    m,
+                    alive,
+                    place_cpu,
+                    place_memory,
+                    used_cpu,
+                    used_memory,
+                    rooms,
+                    pools,
+                )
             event += 1
             happened = True
 
@@ -784,9 +795,19 @@ def replay_kernel(
                     place_memory,
                     used_cpu,
                     used_memory,
-                    rooms,
-                    pools,
                 )
+                if with_options:
+                    _refresh_options(
+                        size,
+                        m,
+                        alive,
+                        place_cpu,
+                        place_memory,
+                        used_cpu,
+                        used_memory,
+                        rooms,
+                        pools,
+                    )
                 happened = True
         while restarts_n > 0 and restarts_t[0] == t:
             _, p, restarts_n = heap_pop(restarts_t, restarts_p, restarts_n)
@@ -873,9 +894,19 @@ def replay_kernel(
                                 place_memory,
                                 used_cpu,
                                 used_memory,
-                                rooms,
-                                pools,
                             )
+                            if with_options:
+                                _refresh_options(
+                                    size,
+                                    m,
+                                    alive,
+                                    place_cpu,
+                                    place_memory,
+                                    used_cpu,
+                                    used_memory,
+                                    rooms,
+                                    pools,
+                                )
                             totals[_PLACEMENTS] += 1
                         else:
                             totals[_CONFLICTS] += 1
@@ -961,9 +992,19 @@ def replay_kernel(
                             place_memory,
                             used_cpu,
                             used_memory,
-                            rooms,
-                            pools,
                         )
+                        if with_options:
+                            _refresh_options(
+                                size,
+                                m,
+                                alive,
+                                place_cpu,
+                                place_memory,
+                                used_cpu,
+                                used_memory,
+                                rooms,
+                                pools,
+                            )
                     for j in range(n_saved - 1, -1, -1):
                         m = saved_machine[j]
                         used_cpu[m] = saved_used[2 * j]
@@ -977,9 +1018,19 @@ def replay_kernel(
                             place_memory,
                             used_cpu,
                             used_memory,
-                            rooms,
-                            pools,
                         )
+                        if with_options:
+                            _refresh_options(
+                                size,
+                                m,
+                                alive,
+                                place_cpu,
+                                place_memory,
+                                used_cpu,
+                                used_memory,
+                                rooms,
+                                pools,
+                            )
                 busy_schedulers += 1
                 intake_head = stop
                 if cost == 0:
@@ -1071,9 +1122,19 @@ def replay_kernel(
                         place_memory,
                         used_cpu,
                         used_memory,
-                        rooms,
-                        pools,
                     )
+                    if with_options:
+                        _refresh_options(
+                            size,
+                            m,
+                            alive,
+                            place_cpu,
+                            place_memory,
+                            used_cpu,
+                            used_memory,
+                            rooms,
+                            pools,
+                        )
                     totals[_PLACEMENTS] += 1
                     accepted[m] = True
                 # Every open machine of the pool was offered: those with a
@@ -1308,17 +1369,20 @@ def replay_kernel(
                 completions_n,
             )
             _refresh_leaf(
-                trees,
-                size,
-                m,
-                alive,
-                place_cpu,
-                place_memory,
-                used_cpu,
-                used_memory,
-                rooms,
-                pools,
+                trees, size, m, alive, place_cpu, place_memory, used_cpu, used_memory
             )
+            if with_options:
+                _refresh_options(
+                    size,
+                    m,
+                    alive,
+                    place_cpu,
+                    place_memory,
+                    used_cpu,
+                    used_memory,
+                    rooms,
+                    pools,
+                )
             totals[_PLACEMENTS] += 1
         for i in range(new_len):
             if state[new[i]] == PENDING:

@@ -52,8 +52,12 @@ def set_leaf(tree_cpu, tree_memory, size, machine, free_cpu, free_memory):
     while node >= 1:
         left = 2 * node
         right = left + 1
-        tree_cpu[node] = max(tree_cpu[left], tree_cpu[right])
-        tree_memory[node] = max(tree_memory[left], tree_memory[right])
+        cpu = max(tree_cpu[left], tree_cpu[right])
+        memory = max(tree_memory[left], tree_memory[right])
+        if cpu == tree_cpu[node] and memory == tree_memory[node]:
+            return  # the maxima above do not change either
+        tree_cpu[node] = cpu
+        tree_memory[node] = memory
         node //= 2
 
 

@@ -92,7 +92,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from muosm_perf.errors import ParameterError
-from muosm_perf.kernels._numba import NULL_INT
+from muosm_perf.kernels._numba import NULL_INT, njit
 from muosm_perf.kernels._replay_kernel import INT64_MAX, TOTALS, replay_kernel
 from muosm_perf.kernels.policy import PLACEMENTS, SchedulerPolicy
 from muosm_perf.model.lifecycle import CellEvent
@@ -220,7 +220,8 @@ class ReplayOutput:
         Times each process was preempted (int64; zeros without preemption).
     framework_bands
         The distinct band values of the input, lowest first: the frameworks of
-        the offer model, and the dense band codes preemption compares (int64).
+        the offer model, and the dense band codes preemption compares (int64;
+        empty when neither option is on).
     offer_counts
         Per framework (row, in the order of ``framework_bands``): offers made,
         accepted and declined (int64, shape ``(frameworks, 3)``; no rows without
@@ -406,15 +407,28 @@ def queue_levels(key1: np.ndarray, key2: np.ndarray) -> tuple[np.ndarray, int]:
     span1 = int(key1.max()) - low1 + 1
     span2 = int(key2.max()) - low2 + 1
     if span1 * span2 <= _COUNTING_RANK_LIMIT:
-        combined = (key1 - low1) * span2 + (key2 - low2)
-        present = np.zeros(span1 * span2, np.bool_)
-        present[combined] = True
-        rank = np.cumsum(present) - 1
-        return rank[combined].astype(np.int32), int(rank[-1]) + 1
+        return _rank_by_counting(key1, key2, low1, low2, span1, span2)
     keys = np.stack([key1, key2], axis=1)
     _, level = np.unique(keys, axis=0, return_inverse=True)
     level = np.ascontiguousarray(level.reshape(-1), dtype=np.int32)
     return level, int(level.max()) + 1
+
+
+@njit
+def _rank_by_counting(key1, key2, low1, low2, span1, span2):
+    """Dense-rank keys of a small range in two passes, with no temporary arrays."""
+    present = np.zeros(span1 * span2, np.int32)
+    for i in range(key1.shape[0]):
+        present[(key1[i] - low1) * span2 + (key2[i] - low2)] = 1
+    levels = 0
+    for j in range(present.shape[0]):
+        if present[j]:
+            present[j] = levels
+            levels += 1
+    level = np.empty(key1.shape[0], np.int32)
+    for i in range(key1.shape[0]):
+        level[i] = present[(key1[i] - low1) * span2 + (key2[i] - low2)]
+    return level, levels
 
 
 def duration_class(duration_us: np.ndarray) -> np.ndarray:
@@ -509,13 +523,14 @@ def replay_arrays(
     del key1, key2  # a full-scale replay needs the memory
     band_values = priority if inputs.band is None else inputs.band
     band_values = _as_array("band", band_values, np.int64, n)
-    framework_bands = np.unique(band_values)
     if policy.preemption or policy.offers:
-        band = np.searchsorted(framework_bands, band_values).astype(np.int32)
-        n_bands = max(int(framework_bands.shape[0]), 1)
+        band, n_bands = queue_levels(band_values, np.zeros_like(band_values))
+        framework_bands = np.unique(band_values)
     else:
+        # Every process in one band; the distinct values are reported only.
         band = np.zeros(n, np.int32)
         n_bands = 1
+        framework_bands = np.zeros(0, np.int64)
     rules = [PLACEMENTS.index(policy.placement)] * n_bands
     for code, name in enumerate(policy.framework_placements[:n_bands]):
         rules[code] = PLACEMENTS.index(name)

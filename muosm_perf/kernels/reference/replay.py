@@ -70,9 +70,9 @@ def band_codes(
     """
     values = inputs.priority if inputs.band is None else inputs.band
     values = [int(v) for v in values]
-    distinct = sorted(set(values))
     if not (policy.preemption or policy.offers):
-        return [0] * len(values), distinct
+        return [0] * len(values), []
+    distinct = sorted(set(values))
     rank = {value: code for code, value in enumerate(distinct)}
     return [rank[v] for v in values], distinct
 
