@@ -236,14 +236,18 @@ def main(argv: list[str] | None = None) -> int:
         for name in all_policy_names()
     ]
     replayed_unscheduled = run(plain, tuned)
-    preempt_rows = [
-        run(plain, SchedulerPolicy(preemption=True)),
-        run(held, tuned),
-        run(held, tuned.with_fields(preemption=True)),
-    ]
+    preempt_rows = [run(plain, SchedulerPolicy(preemption=True))]
     preempt_rows[0]["policy"] = "plain model +preempt"
-    preempt_rows[1]["policy"] = "best settings"
-    preempt_rows[2]["policy"] = "best settings +preempt"
+    # Overcommitment decides whether capacity binds, and so whether preemption
+    # has anything to do: compare with and without it at a few factors.
+    for factor in (1.1, 1.2, 1.5):
+        settings = tuned.with_fields(cpu_overcommit=factor, memory_overcommit=factor)
+        for preemption in (False, True):
+            row = run(held, settings.with_fields(preemption=preemption))
+            row["policy"] = f"best settings, overcommit {factor:g}" + (
+                " +preempt" if preemption else ""
+            )
+            preempt_rows.append(row)
     offer_rows = []
     for refuse_s in (1.0, 5.0):
         row = run(held, tuned.with_fields(offers=True, refuse_s=refuse_s))

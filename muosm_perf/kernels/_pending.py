@@ -144,7 +144,7 @@ def relayout(base, fill, slot_process, slot_of, cpu, memory, band, bands, grow_l
 
     Returns the new ``(base, slot_process, size, tree_cpu, tree_memory)``; ``fill``
     is unchanged and ``slot_of`` is updated in place. Every process in a slot gets
-    its leaf, in the tree of its band.
+    its leaf, in the tree of its band (band 0 for all when ``band`` is empty).
     """
     levels = fill.shape[0]
     capacity = np.empty(levels, np.int64)
@@ -159,8 +159,9 @@ def relayout(base, fill, slot_process, slot_of, cpu, memory, band, bands, grow_l
             new_slots[slot] = p
             if p >= 0:
                 slot_of[p] = slot
-                tree_cpu[band[p], size + slot] = floor32(cpu[p])
-                tree_memory[band[p], size + slot] = floor32(memory[p])
+                row = band[p] if band.shape[0] > 0 else 0
+                tree_cpu[row, size + slot] = floor32(cpu[p])
+                tree_memory[row, size + slot] = floor32(memory[p])
     for row in range(bands):
         for node in range(size - 1, 0, -1):
             tree_cpu[row, node] = min(

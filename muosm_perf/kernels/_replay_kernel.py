@@ -112,6 +112,18 @@ be confused only 2^20 kills apart.
 
 
 @njit
+def band_of(band, p):
+    """Return the band code of process ``p``: 0 when ``band`` is empty.
+
+    Without preemption or offers every process is in band 0 and the wrapper
+    passes no array, which saves a random memory access per step of a process.
+    """
+    if band.shape[0] == 0:
+        return 0
+    return band[p]
+
+
+@njit
 def sample_offset(seed, process, restarts, machines):
     """Return the first machine sampled for ``process`` (SplitMix64 of the inputs).
 
@@ -297,7 +309,7 @@ def _enqueue(p, level, queue, slot_of, cpu, memory, band, waiting_in):
     fill[level] += 1
     slot_process[slot] = p
     slot_of[p] = slot
-    waiting_in[band[p]] += 1
+    waiting_in[band_of(band, p)] += 1
     return base, fill, slot_process, q_size, q_cpu, q_memory
 
 
@@ -305,14 +317,14 @@ def _enqueue(p, level, queue, slot_of, cpu, memory, band, waiting_in):
 def _insert(p, queue, slot_of, cpu, memory, band):
     """Add the requests of a pending process to the min-tree of its band."""
     _, _, _, q_size, q_cpu, q_memory = queue
-    b = band[p]
+    b = band_of(band, p)
     set_slot(q_cpu[b], q_memory[b], q_size, slot_of[p], cpu[p], memory[p])
 
 
 @njit
 def _dequeue(p, queue, slot_of, band, waiting_in):
     _, _, slot_process, q_size, q_cpu, q_memory = queue
-    b = band[p]
+    b = band_of(band, p)
     slot = slot_of[p]
     slot_process[slot] = -1
     slot_of[p] = -1
@@ -346,7 +358,7 @@ def _take_off(p, m, machine, band, cpu, memory, rooms, shares):
     """Stop process ``p`` on machine ``m`` and free its requests."""
     _, _, used_cpu, used_memory, count, head, next_on, prev_on, on_machine = machine
     n_machines = used_cpu.shape[0]
-    b = band[p]
+    b = band_of(band, p)
     used_cpu[m] -= cpu[p]
     used_memory[m] -= memory[p]
     count[m] -= 1
@@ -725,7 +737,7 @@ def replay_kernel(
                     on_machine[p] = -1
                     kills[p] += 1
                     totals[_EVICTIONS] += 1
-                    _leave_share(band[p], cpu[p], memory[p], shares)
+                    _leave_share(band_of(band, p), cpu[p], memory[p], shares)
                     (
                         intake,
                         intake_batch,
@@ -1289,10 +1301,10 @@ def replay_kernel(
                 hint_cpu = cpu[p]
                 hint_memory = memory[p]
                 hint_machine = m
-            if m < 0 and preempt and band[p] > 0:
+            if m < 0 and preempt and band_of(band, p) > 0:
                 # Fits nowhere: the lowest-index machine where evicting lower
                 # bands makes room, if any.
-                b = band[p]
+                b = band_of(band, p)
                 m = first_fit(
                     room_cpu[b], room_memory[b], size, cpu[p], memory[p], stack
                 )
@@ -1453,7 +1465,7 @@ def _place(
 ):
     _, _, used_cpu, used_memory, count, head, next_on, prev_on, on_machine = machine
     n_machines = used_cpu.shape[0]
-    b = band[p]
+    b = band_of(band, p)
     hb = b * n_machines + m
     state[p] = RUNNING
     on_machine[p] = m

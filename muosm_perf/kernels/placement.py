@@ -182,6 +182,12 @@ def best_fit(tree_cpu, tree_memory, tree_low_cpu, size, cpu, memory, stack):
 
     NOTE: unlike first-fit, the bound prunes little when many machines have less
     free CPU than the request, so a search can visit a large part of the tree.
+    With two resources, best-fit is the lowest machine in the order of free CPU
+    whose free memory also fits; a logarithmic search needs the machines kept
+    sorted by free CPU with the maximum free memory of each subtree, a balanced
+    search tree whose keys move at every placement and completion. This module
+    indexes machines by number instead, so both best-fit and worst-fit are
+    branch and bound (costs measured by ``scripts/bench_replay.py``).
     """
     if tree_cpu[1] < cpu or tree_memory[1] < memory:
         return -1

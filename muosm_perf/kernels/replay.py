@@ -527,8 +527,8 @@ def replay_arrays(
         band, n_bands = queue_levels(band_values, np.zeros_like(band_values))
         framework_bands = np.unique(band_values)
     else:
-        # Every process in one band; the distinct values are reported only.
-        band = np.zeros(n, np.int32)
+        # Every process in band 0, which the kernel takes from an empty array.
+        band = np.zeros(0, np.int32)
         n_bands = 1
         framework_bands = np.zeros(0, np.int64)
     rules = [PLACEMENTS.index(policy.placement)] * n_bands
