@@ -10,9 +10,12 @@ geometric size with a mean of 37 tasks, as the 2011 trace has 25.4 million tasks
 near 70%, and machines fail and change capacity. The parts:
 
 1. the SimPy implementation of the model and the kernel on the same input, in the
-   same run, with identical outputs checked;
-2. a full-scale replay (12,500 machines, 25 million tasks, 29 days) in a child
-   process, whose peak resident memory (``ru_maxrss``) is the figure reported;
+   same run, with identical outputs checked, for the default policy, with
+   preemption and with the offer model;
+2. full-scale replays (12,500 machines, 25 million tasks, 29 days), each in a
+   child process whose peak resident memory (``ru_maxrss``) is the figure
+   reported, with the time of the input checks, of the queue ranking and of the
+   whole call, and the load average before and after;
 3. the time per placement at several machine counts, the number of tasks scaled
    with the machines so that the load stays the same.
 
@@ -37,7 +40,14 @@ import numpy as np
 from muosm_perf.kernels._numba import NULL_INT
 from muosm_perf.kernels.policy import SchedulerPolicy
 from muosm_perf.kernels.reference.replay_simpy import replay_simpy
-from muosm_perf.kernels.replay import ReplayInput, compile_replay, replay_arrays
+from muosm_perf.kernels.replay import (
+    ReplayInput,
+    compile_replay,
+    queue_keys,
+    queue_levels,
+    replay_arrays,
+    validate_input,
+)
 from muosm_perf.model.lifecycle import CellEvent
 
 SECOND_US = 1_000_000
@@ -154,29 +164,46 @@ def median_time(function, repeats: int) -> tuple[float, object]:
     return statistics.median(times), result
 
 
-def compare_with_simpy(machines: int, tasks: int, repeats: int) -> dict:
-    """Time SimPy and the kernel on one input and check they agree."""
+def compare_with_simpy(machines: int, tasks: int, repeats: int) -> list[dict]:
+    """Time SimPy and the kernel on one input per policy and check they agree."""
     inputs = synthetic_workload(machines, tasks, 2 * 3600 * SECOND_US, seed=11)
-    policy = SchedulerPolicy(job_decision_s=0.05, schedulers=4)
-    simpy_s, simpy_output = median_time(lambda: replay_simpy(inputs, policy), repeats)
-    kernel_s, kernel_output = median_time(
-        lambda: replay_arrays(inputs, policy), repeats
-    )
-    identical = bool(
-        np.array_equal(simpy_output.schedule_time_us, kernel_output.schedule_time_us)
-        and np.array_equal(simpy_output.machine, kernel_output.machine)
-        and np.array_equal(simpy_output.cpu_in_use, kernel_output.cpu_in_use)
-    )
-    return {
-        "machines": machines,
-        "tasks": tasks,
-        "policy": policy.describe(),
-        "simpy_s": simpy_s,
-        "kernel_s": kernel_s,
-        "speedup": simpy_s / kernel_s,
-        "identical_outputs": identical,
-        "placements": kernel_output.totals["placements"],
-    }
+    base = SchedulerPolicy(job_decision_s=0.05, schedulers=4)
+    rows = []
+    for policy in (
+        base,
+        base.with_fields(preemption=True),
+        base.with_fields(offers=True, refuse_s=1.0),
+    ):
+        simpy_s, simpy_output = median_time(
+            lambda policy=policy: replay_simpy(inputs, policy), repeats
+        )
+        kernel_s, kernel_output = median_time(
+            lambda policy=policy: replay_arrays(inputs, policy), repeats
+        )
+        identical = bool(
+            np.array_equal(
+                simpy_output.schedule_time_us, kernel_output.schedule_time_us
+            )
+            and np.array_equal(simpy_output.machine, kernel_output.machine)
+            and np.array_equal(simpy_output.kills, kernel_output.kills)
+            and np.array_equal(simpy_output.cpu_in_use, kernel_output.cpu_in_use)
+            and np.array_equal(simpy_output.offer_counts, kernel_output.offer_counts)
+        )
+        rows.append(
+            {
+                "machines": machines,
+                "tasks": tasks,
+                "policy": policy.describe(),
+                "simpy_s": simpy_s,
+                "kernel_s": kernel_s,
+                "speedup": simpy_s / kernel_s,
+                "identical_outputs": identical,
+                "placements": kernel_output.totals["placements"],
+                "preemptions": kernel_output.totals["preemptions"],
+                "offers": kernel_output.totals["offers"],
+            }
+        )
+    return rows
 
 
 def full_scale_child(machines: int, tasks: int, days: float) -> dict:
@@ -185,12 +212,23 @@ def full_scale_child(machines: int, tasks: int, days: float) -> dict:
     began = time.perf_counter()
     inputs = synthetic_workload(machines, tasks, int(days * DAY_US), seed=2011)
     generate_s = time.perf_counter() - began
+    load_before = os.getloadavg()
     began = time.perf_counter()
     began_cpu = time.process_time()
     output = replay_arrays(inputs)
     replay_s = time.perf_counter() - began
     replay_cpu_s = time.process_time() - began_cpu
+    load_after = os.getloadavg()
     peak_kib = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+
+    # The parts before the event loop, timed again on their own (after the
+    # peak was read, so that their copies do not count in it).
+    began = time.perf_counter()
+    arrays = validate_input(inputs)
+    checks_s = time.perf_counter() - began
+    began = time.perf_counter()
+    queue_levels(*queue_keys(SchedulerPolicy(), arrays[8], arrays[9], arrays[10]))
+    levels_s = time.perf_counter() - began
     return {
         "machines": machines,
         "tasks": tasks,
@@ -200,7 +238,10 @@ def full_scale_child(machines: int, tasks: int, days: float) -> dict:
         "generate_s": generate_s,
         "replay_s": replay_s,
         "replay_cpu_s": replay_cpu_s,
-        "load_average": os.getloadavg(),
+        "input_checks_s": checks_s,
+        "queue_levels_s": levels_s,
+        "load_average_before": load_before,
+        "load_average": load_after,
         "peak_rss_gib": peak_kib / 2**20,
         "totals": output.totals,
         "mean_cpu_utilization": float(
@@ -265,6 +306,12 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--quick", action="store_true", help="small sizes only")
     parser.add_argument("--repeats", type=int, default=3)
     parser.add_argument(
+        "--full-repeats",
+        type=int,
+        default=3,
+        help="full-scale replays, each in a fresh process (default 3)",
+    )
+    parser.add_argument(
         "--parts",
         default="simpy,scaling,full",
         help="comma-separated parts to run: simpy, scaling, full (default all)",
@@ -289,22 +336,33 @@ def main(argv: list[str] | None = None) -> int:
     simpy = scaling = big = None
     if "simpy" in parts:
         simpy = compare_with_simpy(*simpy_size, args.repeats)
-        print(
-            f"SimPy {simpy['simpy_s']:.2f} s, kernel {simpy['kernel_s'] * 1e3:.2f} "
-            f"ms, speed-up {simpy['speedup']:.0f}x, identical "
-            f"{simpy['identical_outputs']}",
-            flush=True,
-        )
+        for row in simpy:
+            print(
+                f"{row['policy']['name']}: SimPy {row['simpy_s']:.2f} s, kernel "
+                f"{row['kernel_s'] * 1e3:.2f} ms, speed-up {row['speedup']:.0f}x, "
+                f"identical {row['identical_outputs']}",
+                flush=True,
+            )
     if "scaling" in parts:
         scaling = placement_scaling(counts, 20, args.repeats)
     if "full" in parts:
-        big = full_scale(*scale)
-        print(
-            f"full scale: {big['tasks']:,} tasks on {big['machines']:,} machines "
-            f"over {big['days']} days in {big['replay_s']:.1f} s "
-            f"({big['replay_cpu_s']:.1f} s CPU), peak {big['peak_rss_gib']:.2f} GiB",
-            flush=True,
-        )
+        runs = []
+        for _ in range(args.full_repeats):
+            one = full_scale(*scale)
+            runs.append(one)
+            print(
+                f"full scale: {one['tasks']:,} tasks on {one['machines']:,} "
+                f"machines over {one['days']} days in {one['replay_s']:.1f} s "
+                f"({one['replay_cpu_s']:.1f} s CPU, load {one['load_average'][0]:.1f})"
+                f", peak {one['peak_rss_gib']:.2f} GiB",
+                flush=True,
+            )
+        big = {
+            "runs": runs,
+            "median_replay_s": statistics.median(r["replay_s"] for r in runs),
+            "median_replay_cpu_s": statistics.median(r["replay_cpu_s"] for r in runs),
+            "max_peak_rss_gib": max(r["peak_rss_gib"] for r in runs),
+        }
     figures = {
         "machine": {
             "python": platform.python_version(),
