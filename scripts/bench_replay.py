@@ -51,7 +51,6 @@ from muosm_perf.kernels.replay import (
 from muosm_perf.model.lifecycle import CellEvent
 
 SECOND_US = 1_000_000
-BEST_FIT_LIMIT = 16_000
 DAY_US = 86_400 * SECOND_US
 
 
@@ -267,18 +266,12 @@ def full_scale(machines: int, tasks: int, days: float) -> dict:
 def placement_scaling(
     machine_counts: list[int], tasks_per_machine: int, repeats: int
 ) -> list[dict]:
-    """Time per placement at several machine counts, load held constant.
-
-    Best-fit is timed only up to 16,000 machines, because its search is not
-    logarithmic (see :func:`muosm_perf.kernels.placement.best_fit`).
-    """
+    """Time per placement at several machine counts, load held constant."""
     rows = []
     for machines in machine_counts:
         tasks = machines * tasks_per_machine
         inputs = synthetic_workload(machines, tasks, DAY_US, seed=machines)
         for placement in ("first-fit", "sampled", "worst-fit", "best-fit"):
-            if placement == "best-fit" and machines > BEST_FIT_LIMIT:
-                continue
             policy = SchedulerPolicy(placement=placement)
             seconds, output = median_time(
                 lambda policy=policy, inputs=inputs: replay_arrays(inputs, policy),

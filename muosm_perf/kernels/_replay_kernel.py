@@ -21,6 +21,14 @@ from muosm_perf.kernels._offers import (
     refresh_offer_leaf,
     set_low,
 )
+from muosm_perf.kernels._order import (
+    new_order,
+    order_best_fit,
+    order_contains,
+    order_insert,
+    order_remove,
+    order_worst_fit,
+)
 from muosm_perf.kernels._pending import (
     STACK_LENGTH,
     ensure_capacity,
@@ -142,21 +150,35 @@ def sample_offset(seed, process, restarts, machines):
 
 @njit
 def _refresh_leaf(
-    trees, size, m, alive, place_cpu, place_memory, used_cpu, used_memory
+    trees, order, size, m, alive, place_cpu, place_memory, used_cpu, used_memory
 ):
-    """Set machine ``m``'s leaves in the placement trees from its state."""
+    """Set machine ``m``'s leaves in the placement trees from its state.
+
+    Its place in the order of free CPU changes too, where that order is kept
+    (best-fit and worst-fit).
+    """
     tree_cpu, tree_memory, tree_low_cpu = trees
-    if alive[m] and not np.isnan(place_cpu[m]) and not np.isnan(place_memory[m]):
-        free_cpu = place_cpu[m] - used_cpu[m]
-        set_leaf(
-            tree_cpu, tree_memory, size, m, free_cpu, place_memory[m] - used_memory[m]
-        )
+    open_machine = (
+        alive[m] and not np.isnan(place_cpu[m]) and not np.isnan(place_memory[m])
+    )
+    free_cpu = place_cpu[m] - used_cpu[m]
+    free_memory = place_memory[m] - used_memory[m]
+    if open_machine:
+        set_leaf(tree_cpu, tree_memory, size, m, free_cpu, free_memory)
         low = free_cpu
     else:
         set_leaf(tree_cpu, tree_memory, size, m, -np.inf, -np.inf)
         low = np.inf
     if tree_low_cpu.shape[0] > 0:  # only best-fit keeps the tree of minimum CPU
         set_low(tree_low_cpu, size, m, low)
+    if order[0].shape[0] == 0:
+        return
+    if order_contains(order, m):
+        if open_machine and order[0][m] == free_cpu and order[1][m] == free_memory:
+            return
+        order_remove(order, m)
+    if open_machine:
+        order_insert(order, m, free_cpu, free_memory)
 
 
 @njit
@@ -227,15 +249,23 @@ def _sample(g, alive, cap_cpu, cap_memory, used_cpu, used_memory, count, series)
 
 @njit
 def _choose_machine(
-    rule, trees, size, cpu, memory, offset, candidates, machines, stack
+    rule, trees, order, size, cpu, memory, offset, candidates, machines, stack
 ):
-    """Pick a machine for a request with the placement rule, or -1."""
+    """Pick a machine for a request with the placement rule, or -1.
+
+    Best-fit and worst-fit search ``order`` (:mod:`muosm_perf.kernels._order`)
+    when it holds the machines, and the trees otherwise.
+    """
     tree_cpu, tree_memory, tree_low_cpu = trees
     if rule == FIRST_FIT:
         return first_fit(tree_cpu, tree_memory, size, cpu, memory, stack)
     if rule == BEST_FIT:
+        if order[0].shape[0] > 0:
+            return order_best_fit(order, cpu, memory)
         return best_fit(tree_cpu, tree_memory, tree_low_cpu, size, cpu, memory, stack)
     if rule == WORST_FIT:
+        if order[0].shape[0] > 0:
+            return order_worst_fit(order, cpu, memory)
         return worst_fit(tree_cpu, tree_memory, size, cpu, memory, stack)
     return sampled_fit(
         tree_cpu, tree_memory, size, offset, candidates, cpu, memory, stack
@@ -504,8 +534,12 @@ def replay_kernel(
     # One list of running processes per band and machine: band * machines + m.
     head = np.full(n_bands * n_machines, -1, np.int64)
     size, tree_cpu, tree_memory = new_tree(n_machines)
-    tree_low_cpu = np.full(2 * size if rule == BEST_FIT else 0, np.inf)
+    # Best-fit and worst-fit search the machines in order of free CPU; the tree
+    # of minimum free CPU serves best-fit only where that order is not kept.
+    tree_low_cpu = np.full(0, np.inf)
     trees = (tree_cpu, tree_memory, tree_low_cpu)
+    order = new_order(n_machines if rule in (BEST_FIT, WORST_FIT) else 0)
+    no_order = new_order(0)
     stack = np.empty(STACK_DEPTH, np.int64)
 
     # Processes.
@@ -675,7 +709,15 @@ def replay_kernel(
             m = on_machine[p]
             _take_off(p, m, machine, band, cpu, memory, rooms, shares)
             _refresh_leaf(
-                trees, size, m, alive, place_cpu, place_memory, used_cpu, used_memory
+                trees,
+                order,
+                size,
+                m,
+                alive,
+                place_cpu,
+                place_memory,
+                used_cpu,
+                used_memory,
             )
             if with_options:
                 _refresh_options(
@@ -771,7 +813,15 @@ def replay_kernel(
                     clear_machine(m, used_from_cpu, used_from_memory, running_from)
                 alive[m] = False
             _refresh_leaf(
-                trees, size, m, alive, place_cpu, place_memory, used_cpu, used_memory
+                trees,
+                order,
+                size,
+                m,
+                alive,
+                place_cpu,
+                place_memory,
+                used_cpu,
+                used_memory,
             )
             if with_options:
                 _refresh_options(
@@ -800,6 +850,7 @@ def replay_kernel(
                 pool_len[f] += 1
                 _refresh_leaf(
                     trees,
+                    order,
                     size,
                     m,
                     alive,
@@ -899,6 +950,7 @@ def replay_kernel(
                             )
                             _refresh_leaf(
                                 trees,
+                                order,
                                 size,
                                 m,
                                 alive,
@@ -976,6 +1028,7 @@ def replay_kernel(
                         m = _choose_machine(
                             rule,
                             trees,
+                            order,
                             size,
                             cpu[p],
                             memory[p],
@@ -997,6 +1050,7 @@ def replay_kernel(
                         used_memory[m] += memory[p]
                         _refresh_leaf(
                             trees,
+                            order,
                             size,
                             m,
                             alive,
@@ -1023,6 +1077,7 @@ def replay_kernel(
                         used_memory[m] = saved_used[2 * j + 1]
                         _refresh_leaf(
                             trees,
+                            order,
                             size,
                             m,
                             alive,
@@ -1065,9 +1120,9 @@ def replay_kernel(
             for i in range(n_grown):
                 is_grown[grown[i]] = False
             n_grown = 0
-            order = framework_order(share_cpu, share_memory)
+            turns = framework_order(share_cpu, share_memory)
             for j in range(frameworks):
-                f = order[j]
+                f = turns[j]
                 if waiting_in[f] == 0 or pool_len[f] == 0:
                     continue  # a framework with nothing to place takes no offers
                 f_rule = framework_rule[f]
@@ -1094,6 +1149,7 @@ def replay_kernel(
                     m = _choose_machine(
                         f_rule,
                         f_trees,
+                        no_order,
                         size,
                         cpu[p],
                         memory[p],
@@ -1127,6 +1183,7 @@ def replay_kernel(
                     )
                     _refresh_leaf(
                         trees,
+                        order,
                         size,
                         m,
                         alive,
@@ -1276,6 +1333,7 @@ def replay_kernel(
                 m = _choose_machine(
                     rule,
                     trees,
+                    order,
                     size,
                     cpu[p],
                     memory[p],
@@ -1381,7 +1439,15 @@ def replay_kernel(
                 completions_n,
             )
             _refresh_leaf(
-                trees, size, m, alive, place_cpu, place_memory, used_cpu, used_memory
+                trees,
+                order,
+                size,
+                m,
+                alive,
+                place_cpu,
+                place_memory,
+                used_cpu,
+                used_memory,
             )
             if with_options:
                 _refresh_options(
