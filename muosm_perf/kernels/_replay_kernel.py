@@ -150,29 +150,34 @@ def sample_offset(seed, process, restarts, machines):
 
 @njit
 def _refresh_leaf(
-    trees, order, size, m, alive, place_cpu, place_memory, used_cpu, used_memory
+    trees, size, m, alive, place_cpu, place_memory, used_cpu, used_memory
 ):
-    """Set machine ``m``'s leaves in the placement trees from its state.
-
-    Its place in the order of free CPU changes too, where that order is kept
-    (best-fit and worst-fit).
-    """
+    """Set machine ``m``'s leaves in the placement trees from its state."""
     tree_cpu, tree_memory, tree_low_cpu = trees
-    open_machine = (
-        alive[m] and not np.isnan(place_cpu[m]) and not np.isnan(place_memory[m])
-    )
-    free_cpu = place_cpu[m] - used_cpu[m]
-    free_memory = place_memory[m] - used_memory[m]
-    if open_machine:
-        set_leaf(tree_cpu, tree_memory, size, m, free_cpu, free_memory)
+    if alive[m] and not np.isnan(place_cpu[m]) and not np.isnan(place_memory[m]):
+        free_cpu = place_cpu[m] - used_cpu[m]
+        set_leaf(
+            tree_cpu, tree_memory, size, m, free_cpu, place_memory[m] - used_memory[m]
+        )
         low = free_cpu
     else:
         set_leaf(tree_cpu, tree_memory, size, m, -np.inf, -np.inf)
         low = np.inf
     if tree_low_cpu.shape[0] > 0:  # only best-fit keeps the tree of minimum CPU
         set_low(tree_low_cpu, size, m, low)
-    if order[0].shape[0] == 0:
-        return
+
+
+@njit
+def _refresh_order(order, m, alive, place_cpu, place_memory, used_cpu, used_memory):
+    """Move machine ``m`` to its place in the order of free CPU.
+
+    Only best-fit and worst-fit keep that order.
+    """
+    open_machine = (
+        alive[m] and not np.isnan(place_cpu[m]) and not np.isnan(place_memory[m])
+    )
+    free_cpu = place_cpu[m] - used_cpu[m]
+    free_memory = place_memory[m] - used_memory[m]
     if order_contains(order, m):
         if open_machine and order[0][m] == free_cpu and order[1][m] == free_memory:
             return
@@ -249,27 +254,27 @@ def _sample(g, alive, cap_cpu, cap_memory, used_cpu, used_memory, count, series)
 
 @njit
 def _choose_machine(
-    rule, trees, order, size, cpu, memory, offset, candidates, machines, stack
+    rule, trees, size, cpu, memory, offset, candidates, machines, stack
 ):
-    """Pick a machine for a request with the placement rule, or -1.
-
-    Best-fit and worst-fit search ``order`` (:mod:`muosm_perf.kernels._order`)
-    when it holds the machines, and the trees otherwise.
-    """
+    """Pick a machine for a request with the placement rule, or -1."""
     tree_cpu, tree_memory, tree_low_cpu = trees
     if rule == FIRST_FIT:
         return first_fit(tree_cpu, tree_memory, size, cpu, memory, stack)
     if rule == BEST_FIT:
-        if order[0].shape[0] > 0:
-            return order_best_fit(order, cpu, memory)
         return best_fit(tree_cpu, tree_memory, tree_low_cpu, size, cpu, memory, stack)
     if rule == WORST_FIT:
-        if order[0].shape[0] > 0:
-            return order_worst_fit(order, cpu, memory)
         return worst_fit(tree_cpu, tree_memory, size, cpu, memory, stack)
     return sampled_fit(
         tree_cpu, tree_memory, size, offset, candidates, cpu, memory, stack
     )
+
+
+@njit
+def _choose_in_order(rule, order, cpu, memory):
+    """Pick a machine by best-fit or worst-fit from the order of free CPU, or -1."""
+    if rule == BEST_FIT:
+        return order_best_fit(order, cpu, memory)
+    return order_worst_fit(order, cpu, memory)
 
 
 @njit
@@ -384,25 +389,43 @@ def _unlink(p, hb, head, next_on, prev_on):
 
 
 @njit
-def _take_off(p, m, machine, band, cpu, memory, rooms, shares):
+def _take_off(
+    p, m, band, cpu, memory, used_cpu, used_memory, count, head, next_on, prev_on
+):
     """Stop process ``p`` on machine ``m`` and free its requests."""
-    _, _, used_cpu, used_memory, count, head, next_on, prev_on, on_machine = machine
-    n_machines = used_cpu.shape[0]
-    b = band_of(band, p)
     used_cpu[m] -= cpu[p]
     used_memory[m] -= memory[p]
     count[m] -= 1
     if count[m] == 0:
         used_cpu[m] = 0.0
         used_memory[m] = 0.0
-    _unlink(p, b * n_machines + m, head, next_on, prev_on)
-    on_machine[p] = -1
+    _unlink(p, band_of(band, p) * used_cpu.shape[0] + m, head, next_on, prev_on)
+
+
+@njit
+def _options_off(p, m, band, cpu, memory, rooms, shares):
+    """Update the preemption and offer state for process ``p`` leaving ``m``."""
+    b = band_of(band, p)
     used_from_cpu, used_from_memory, running_from, _, _ = rooms
     if used_from_cpu.shape[0] > 0:
         remove_use(
             b, m, cpu[p], memory[p], used_from_cpu, used_from_memory, running_from
         )
     _leave_share(b, cpu[p], memory[p], shares)
+
+
+@njit
+def _options_on(p, m, band, cpu, memory, rooms, shares):
+    """Update the preemption and offer state for process ``p`` starting on ``m``."""
+    b = band_of(band, p)
+    used_from_cpu, used_from_memory, running_from, _, _ = rooms
+    if used_from_cpu.shape[0] > 0:
+        add_use(b, m, cpu[p], memory[p], used_from_cpu, used_from_memory, running_from)
+    share_cpu, share_memory, share_count = shares
+    if share_cpu.shape[0] > 0:
+        share_cpu[b] += cpu[p]
+        share_memory[b] += memory[p]
+        share_count[b] += 1
 
 
 @njit
@@ -538,8 +561,8 @@ def replay_kernel(
     # of minimum free CPU serves best-fit only where that order is not kept.
     tree_low_cpu = np.full(0, np.inf)
     trees = (tree_cpu, tree_memory, tree_low_cpu)
-    order = new_order(n_machines if rule in (BEST_FIT, WORST_FIT) else 0)
-    no_order = new_order(0)
+    keep_order = rule in (BEST_FIT, WORST_FIT)
+    order = new_order(n_machines if keep_order else 0)
     stack = np.empty(STACK_DEPTH, np.int64)
 
     # Processes.
@@ -552,20 +575,6 @@ def replay_kernel(
     first_machine = np.full(n, -1, np.int32)
     kills = np.zeros(n, np.int32)
     preemptions = np.zeros(n if preempt else 0, np.int32)
-    # The per-machine state that placing and stopping a process change (the first
-    # two entries are not used by those helpers).
-    machine = (
-        alive,
-        place_cpu,
-        used_cpu,
-        used_memory,
-        count,
-        head,
-        next_on,
-        prev_on,
-        on_machine,
-    )
-
     # Preemption: per band from 1 up, the requests of that band and higher on each
     # machine, and trees of the room eviction of lower bands would make.
     rows = n_bands if preempt else 0
@@ -707,18 +716,29 @@ def replay_kernel(
             if state[p] != RUNNING or kills[p] % RUN_SPAN != run:
                 continue  # an entry left by a kill
             m = on_machine[p]
-            _take_off(p, m, machine, band, cpu, memory, rooms, shares)
-            _refresh_leaf(
-                trees,
-                order,
-                size,
+            _take_off(
+                p,
                 m,
-                alive,
-                place_cpu,
-                place_memory,
+                band,
+                cpu,
+                memory,
                 used_cpu,
                 used_memory,
+                count,
+                head,
+                next_on,
+                prev_on,
             )
+            on_machine[p] = -1
+            if with_options:
+                _options_off(p, m, band, cpu, memory, rooms, shares)
+            _refresh_leaf(
+                trees, size, m, alive, place_cpu, place_memory, used_cpu, used_memory
+            )
+            if keep_order:
+                _refresh_order(
+                    order, m, alive, place_cpu, place_memory, used_cpu, used_memory
+                )
             if with_options:
                 _refresh_options(
                     size,
@@ -813,16 +833,12 @@ def replay_kernel(
                     clear_machine(m, used_from_cpu, used_from_memory, running_from)
                 alive[m] = False
             _refresh_leaf(
-                trees,
-                order,
-                size,
-                m,
-                alive,
-                place_cpu,
-                place_memory,
-                used_cpu,
-                used_memory,
+                trees, size, m, alive, place_cpu, place_memory, used_cpu, used_memory
             )
+            if keep_order:
+                _refresh_order(
+                    order, m, alive, place_cpu, place_memory, used_cpu, used_memory
+                )
             if with_options:
                 _refresh_options(
                     size,
@@ -850,7 +866,6 @@ def replay_kernel(
                 pool_len[f] += 1
                 _refresh_leaf(
                     trees,
-                    order,
                     size,
                     m,
                     alive,
@@ -859,6 +874,10 @@ def replay_kernel(
                     used_cpu,
                     used_memory,
                 )
+                if keep_order:
+                    _refresh_order(
+                        order, m, alive, place_cpu, place_memory, used_cpu, used_memory
+                    )
                 if with_options:
                     _refresh_options(
                         size,
@@ -933,7 +952,13 @@ def replay_kernel(
                                 m,
                                 t,
                                 state,
-                                machine,
+                                on_machine,
+                                next_on,
+                                prev_on,
+                                head,
+                                count,
+                                used_cpu,
+                                used_memory,
                                 band,
                                 cpu,
                                 memory,
@@ -942,15 +967,14 @@ def replay_kernel(
                                 kills,
                                 schedule,
                                 first_machine,
-                                rooms,
-                                shares,
                                 completions_t,
                                 completions_p,
                                 completions_n,
                             )
+                            if with_options:
+                                _options_on(p, m, band, cpu, memory, rooms, shares)
                             _refresh_leaf(
                                 trees,
-                                order,
                                 size,
                                 m,
                                 alive,
@@ -959,6 +983,16 @@ def replay_kernel(
                                 used_cpu,
                                 used_memory,
                             )
+                            if keep_order:
+                                _refresh_order(
+                                    order,
+                                    m,
+                                    alive,
+                                    place_cpu,
+                                    place_memory,
+                                    used_cpu,
+                                    used_memory,
+                                )
                             if with_options:
                                 _refresh_options(
                                     size,
@@ -1025,18 +1059,20 @@ def replay_kernel(
                         offset = 0
                         if rule == SAMPLED:
                             offset = sample_offset(seed, p, kills[p], n_machines)
-                        m = _choose_machine(
-                            rule,
-                            trees,
-                            order,
-                            size,
-                            cpu[p],
-                            memory[p],
-                            offset,
-                            candidates,
-                            n_machines,
-                            stack,
-                        )
+                        if keep_order:
+                            m = _choose_in_order(rule, order, cpu[p], memory[p])
+                        else:
+                            m = _choose_machine(
+                                rule,
+                                trees,
+                                size,
+                                cpu[p],
+                                memory[p],
+                                offset,
+                                candidates,
+                                n_machines,
+                                stack,
+                            )
                         tentative[p] = m
                         if m < 0:
                             continue
@@ -1050,7 +1086,6 @@ def replay_kernel(
                         used_memory[m] += memory[p]
                         _refresh_leaf(
                             trees,
-                            order,
                             size,
                             m,
                             alive,
@@ -1059,6 +1094,16 @@ def replay_kernel(
                             used_cpu,
                             used_memory,
                         )
+                        if keep_order:
+                            _refresh_order(
+                                order,
+                                m,
+                                alive,
+                                place_cpu,
+                                place_memory,
+                                used_cpu,
+                                used_memory,
+                            )
                         if with_options:
                             _refresh_options(
                                 size,
@@ -1077,7 +1122,6 @@ def replay_kernel(
                         used_memory[m] = saved_used[2 * j + 1]
                         _refresh_leaf(
                             trees,
-                            order,
                             size,
                             m,
                             alive,
@@ -1086,6 +1130,16 @@ def replay_kernel(
                             used_cpu,
                             used_memory,
                         )
+                        if keep_order:
+                            _refresh_order(
+                                order,
+                                m,
+                                alive,
+                                place_cpu,
+                                place_memory,
+                                used_cpu,
+                                used_memory,
+                            )
                         if with_options:
                             _refresh_options(
                                 size,
@@ -1149,7 +1203,6 @@ def replay_kernel(
                     m = _choose_machine(
                         f_rule,
                         f_trees,
-                        no_order,
                         size,
                         cpu[p],
                         memory[p],
@@ -1166,7 +1219,13 @@ def replay_kernel(
                         m,
                         t,
                         state,
-                        machine,
+                        on_machine,
+                        next_on,
+                        prev_on,
+                        head,
+                        count,
+                        used_cpu,
+                        used_memory,
                         band,
                         cpu,
                         memory,
@@ -1175,15 +1234,14 @@ def replay_kernel(
                         kills,
                         schedule,
                         first_machine,
-                        rooms,
-                        shares,
                         completions_t,
                         completions_p,
                         completions_n,
                     )
+                    if with_options:
+                        _options_on(p, m, band, cpu, memory, rooms, shares)
                     _refresh_leaf(
                         trees,
-                        order,
                         size,
                         m,
                         alive,
@@ -1192,6 +1250,16 @@ def replay_kernel(
                         used_cpu,
                         used_memory,
                     )
+                    if keep_order:
+                        _refresh_order(
+                            order,
+                            m,
+                            alive,
+                            place_cpu,
+                            place_memory,
+                            used_cpu,
+                            used_memory,
+                        )
                     if with_options:
                         _refresh_options(
                             size,
@@ -1330,18 +1398,20 @@ def replay_kernel(
                     )
                 hint_machine = m
             elif is_new[p] or scan_all:
-                m = _choose_machine(
-                    rule,
-                    trees,
-                    order,
-                    size,
-                    cpu[p],
-                    memory[p],
-                    offset,
-                    candidates,
-                    n_machines,
-                    stack,
-                )
+                if keep_order:
+                    m = _choose_in_order(rule, order, cpu[p], memory[p])
+                else:
+                    m = _choose_machine(
+                        rule,
+                        trees,
+                        size,
+                        cpu[p],
+                        memory[p],
+                        offset,
+                        candidates,
+                        n_machines,
+                        stack,
+                    )
             else:
                 m = _choose_among(
                     rule,
@@ -1374,7 +1444,21 @@ def replay_kernel(
                             and place_memory[m] - used_memory[m] >= memory[p]
                         ):
                             following = next_on[v]
-                            _take_off(v, m, machine, band, cpu, memory, rooms, shares)
+                            _take_off(
+                                v,
+                                m,
+                                band,
+                                cpu,
+                                memory,
+                                used_cpu,
+                                used_memory,
+                                count,
+                                head,
+                                next_on,
+                                prev_on,
+                            )
+                            on_machine[v] = -1
+                            _options_off(v, m, band, cpu, memory, rooms, shares)
                             kills[v] += 1
                             preemptions[v] += 1
                             totals[_EVICTIONS] += 1
@@ -1423,7 +1507,13 @@ def replay_kernel(
                 m,
                 t,
                 state,
-                machine,
+                on_machine,
+                next_on,
+                prev_on,
+                head,
+                count,
+                used_cpu,
+                used_memory,
                 band,
                 cpu,
                 memory,
@@ -1432,23 +1522,19 @@ def replay_kernel(
                 kills,
                 schedule,
                 first_machine,
-                rooms,
-                shares,
                 completions_t,
                 completions_p,
                 completions_n,
             )
+            if with_options:
+                _options_on(p, m, band, cpu, memory, rooms, shares)
             _refresh_leaf(
-                trees,
-                order,
-                size,
-                m,
-                alive,
-                place_cpu,
-                place_memory,
-                used_cpu,
-                used_memory,
+                trees, size, m, alive, place_cpu, place_memory, used_cpu, used_memory
             )
+            if keep_order:
+                _refresh_order(
+                    order, m, alive, place_cpu, place_memory, used_cpu, used_memory
+                )
             if with_options:
                 _refresh_options(
                     size,
@@ -1514,7 +1600,13 @@ def _place(
     m,
     t,
     state,
-    machine,
+    on_machine,
+    next_on,
+    prev_on,
+    head,
+    count,
+    used_cpu,
+    used_memory,
     band,
     cpu,
     memory,
@@ -1523,16 +1615,11 @@ def _place(
     kills,
     schedule,
     first_machine,
-    rooms,
-    shares,
     heap_times,
     heap_items,
     heap_size,
 ):
-    _, _, used_cpu, used_memory, count, head, next_on, prev_on, on_machine = machine
-    n_machines = used_cpu.shape[0]
-    b = band_of(band, p)
-    hb = b * n_machines + m
+    hb = band_of(band, p) * used_cpu.shape[0] + m
     state[p] = RUNNING
     on_machine[p] = m
     prev_on[p] = -1
@@ -1543,14 +1630,6 @@ def _place(
     count[m] += 1
     used_cpu[m] += cpu[p]
     used_memory[m] += memory[p]
-    used_from_cpu, used_from_memory, running_from, _, _ = rooms
-    if used_from_cpu.shape[0] > 0:
-        add_use(b, m, cpu[p], memory[p], used_from_cpu, used_from_memory, running_from)
-    share_cpu, share_memory, share_count = shares
-    if share_cpu.shape[0] > 0:
-        share_cpu[b] += cpu[p]
-        share_memory[b] += memory[p]
-        share_count[b] += 1
     if schedule[p] == NULL_INT:
         schedule[p] = t
         first_machine[p] = m
