@@ -21,6 +21,7 @@ logger = logging.getLogger("muosm_perf")
 COMMAND_MODULES: tuple[str, ...] = (
     "muosm_perf.cli.ingest",
     "muosm_perf.cli.analyze",
+    "muosm_perf.cli.faults",
 )
 """Modules that register subcommands, in the order ``muosm --help`` lists them."""
 
