@@ -61,6 +61,10 @@ class StoreError(MuosmError):
     """A trace store that is missing, incomplete or from an incompatible version."""
 
 
+class OutputError(MuosmError):
+    """An output folder that cannot be written or would destroy unrelated files."""
+
+
 class UnstableSystemError(MuosmError, ValueError):
     """A queueing model whose offered load has no steady state (load >= capacity)."""
 

@@ -11,7 +11,8 @@ comes first; from dead or unsubmitted, SUBMIT comes before SCHEDULE, which comes
 before a terminal event. Events of the same kind keep their input order.
 
 Time classes: 0 before the trace window (time unknown), 1 inside it (``time_us`` is
-real), 2 after it (time unknown).
+real), 2 after it (time unknown). An attempt's end class is -1 while it is open at
+the end of the data, and 3 when a later SUBMIT shows it ended without a record.
 """
 
 from __future__ import annotations
@@ -169,8 +170,9 @@ def _derive_attempts_kernel(
                         anomalies[_SUBMIT_WHILE_PENDING] += 1
                     else:
                         if state == RUNNING:
-                            # The attempt's end was never recorded.
+                            # The attempt's end was never recorded: class 3.
                             anomalies[_SUBMIT_WHILE_RUNNING] += 1
+                            out_end_class[current] = 3
                         current = n_out
                         n_out += 1
                         attempt += 1

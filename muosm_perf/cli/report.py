@@ -1,0 +1,41 @@
+"""``muosm report STORE -o DIR``: write the HTML and Markdown report of a store."""
+
+from __future__ import annotations
+
+import argparse
+
+from muosm_perf.model.store import TraceStore
+from muosm_perf.pipeline import predict_for_report
+from muosm_perf.report.store_report import write_report
+
+
+def register(subparsers: argparse._SubParsersAction) -> None:
+    """Add the ``report`` subcommand."""
+    parser = subparsers.add_parser(
+        "report",
+        help="write the HTML and Markdown report of a trace store",
+        description=(
+            "Write index.html, report.md, PNG figures and analysis.json for a trace "
+            "store: characterization, and a replay of the scheduler next to what "
+            "the trace observed. The folder is replaced only when complete."
+        ),
+    )
+    parser.add_argument("store", metavar="STORE", help="trace store folder")
+    parser.add_argument(
+        "-o", "--output", required=True, metavar="DIR", help="report folder to write"
+    )
+    parser.add_argument(
+        "--no-replay",
+        action="store_true",
+        help="leave out the replay (observed values only)",
+    )
+    parser.set_defaults(handler=run)
+
+
+def run(args: argparse.Namespace) -> int:
+    """Write the report and print its path."""
+    store = TraceStore(args.store)
+    prediction = None if args.no_replay else predict_for_report(store)
+    path = write_report(store, args.output, prediction=prediction)
+    print(f"wrote {path / 'index.html'} and {path / 'report.md'}")
+    return 0

@@ -1,0 +1,1 @@
+"""Slow, plainly written references of the kernels, for tests and oracles."""

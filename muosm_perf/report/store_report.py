@@ -1,0 +1,314 @@
+"""The report of one trace store: characterization, and replay against observation."""
+
+from __future__ import annotations
+
+import json
+import logging
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import polars as pl
+
+from muosm_perf import __version__
+from muosm_perf.analysis.characterize import (
+    characterize,
+    occupancy,
+    scheduling_delays,
+)
+from muosm_perf.model.store import TraceStore
+from muosm_perf.report import figures
+from muosm_perf.report.document import (
+    Figure,
+    ReportFolder,
+    Section,
+    Table,
+    format_number,
+    render_html,
+    render_markdown,
+)
+
+logger = logging.getLogger(__name__)
+
+
+@dataclass
+class PredictionView:
+    """What a report shows of a prediction, next to the observed values.
+
+    Attributes
+    ----------
+    policy
+        Name of the replayed scheduling policy.
+    delays
+        Predicted scheduling delay per attempt: ``band`` and ``delay_s`` (seconds).
+    occupancy
+        Predicted occupancy series on the observed series' grid.
+    bands
+        Band → ``observed`` and ``predicted`` summaries (``n``, ``mean``, ``p50``,
+        ``p90``, ``p99``, seconds) and ``ks``, the Kolmogorov-Smirnov distance.
+    utilization_mae
+        Resource (``cpu``, ``memory``) → mean absolute error of utilization in
+        percentage points.
+    notes
+        Extra sentences about the model, shown under the tables.
+    totals
+        Counters of the replay (evictions, unschedulable attempts, ...).
+    """
+
+    policy: str
+    delays: pl.DataFrame
+    occupancy: pl.DataFrame
+    bands: Mapping[str, Mapping[str, Any]]
+    utilization_mae: Mapping[str, float | None]
+    notes: list[str] = field(default_factory=list)
+    totals: Mapping[str, int] = field(default_factory=dict)
+
+
+def _overview(result: Mapping[str, Any], store: TraceStore) -> Section:
+    manifest = store.manifest
+    window = result.get("window_s")
+    span = (
+        "—" if window is None else f"{(window['end'] - window['start']) / 3600:.2f} h"
+    )
+    rows = [
+        ["source format", result["source_format"]],
+        ["trace window", span],
+        ["distributed processes", format_number(result["processes"])],
+        ["attempts", format_number(result["attempts"])],
+        ["process groups", format_number(result["groups"])],
+        ["fault cells (machines)", format_number(result["cells"])],
+        [
+            "machines removed at least once",
+            f"{format_number(result['churn']['machines_removed'])} "
+            f"({format_number(result['churn']['machines_removed_share'])})",
+        ],
+        ["rows quarantined", format_number(result["rows_quarantined"])],
+    ]
+    files = manifest.get("files", [])
+    text = (
+        f"Store `{store.path}` read by muosm-perf {manifest['tool']['version']} from "
+        f"{len(files)} files ({sum(f['bytes'] for f in files):,} bytes) of "
+        f"`{manifest['source'].get('path', '?')}`."
+    )
+    return Section("Overview", [text, Table(["figure", "value"], rows)])
+
+
+def _delay_table(
+    observed: Mapping[str, Mapping[str, Any]],
+    prediction: PredictionView | None,
+) -> Table:
+    columns = ["band", "side", "n", "mean (s)", "p50 (s)", "p90 (s)", "p99 (s)", "KS"]
+    rows = []
+    for band, stats in observed.items():
+        rows.append(
+            [band, "observed", format_number(stats["n"])]
+            + [format_number(stats[k]) for k in ("mean", "p50", "p90", "p99")]
+            + [""]
+        )
+        if prediction is not None and band in prediction.bands:
+            predicted = prediction.bands[band]["predicted"]
+            rows.append(
+                [band, "predicted", format_number(predicted["n"])]
+                + [format_number(predicted[k]) for k in ("mean", "p50", "p90", "p99")]
+                + [format_number(prediction.bands[band].get("ks"))]
+            )
+    return Table(columns, rows)
+
+
+def build_sections(
+    store: TraceStore,
+    result: Mapping[str, Any],
+    folder: Path,
+    prediction: PredictionView | None,
+) -> list[Section]:
+    """Draw the figures into ``folder`` and return the report's sections."""
+    observed_delays = scheduling_delays(store.scan("processes"))
+    observed_series = occupancy(store) if store.manifest.get("window_us") else None
+
+    delay_section = Section(
+        "Scheduling delay per priority band",
+        [
+            "The scheduling delay of an attempt is the time from its SUBMIT to its "
+            "SCHEDULE. Attempts submitted before the trace window are left out, "
+            "because their submit time is unknown. Percentiles interpolate linearly "
+            "between order statistics. KS is the two-sample Kolmogorov-Smirnov "
+            "distance between the observed and predicted distributions (0: "
+            "identical, 1: disjoint).",
+            _delay_table(result["scheduling_delay_s"], prediction),
+        ],
+    )
+    figures.delay_cdf(
+        observed_delays,
+        prediction.delays if prediction else None,
+        folder / "delay_cdf.png",
+    )
+    delay_section.blocks.append(
+        Figure(
+            "delay_cdf.png",
+            "Cumulative distribution of scheduling delay per band: observed "
+            "(solid) and predicted by the replay (dashed).",
+        )
+    )
+
+    sections = [_overview(result, store), delay_section]
+    if observed_series is not None:
+        figures.occupancy_over_time(
+            observed_series,
+            prediction.occupancy if prediction else None,
+            folder / "occupancy.png",
+        )
+        blocks: list[str | Table | Figure] = [
+            "Running attempts, and the CPU and memory requested by them divided by "
+            "the capacity of the machines alive at that time (both in the trace's "
+            "normalized units). Google's cells overcommit, so requested "
+            "utilization can exceed 100%.",
+        ]
+        if prediction is not None:
+            blocks.append(
+                Table(
+                    ["resource", "mean absolute error (percentage points)"],
+                    [
+                        [name, format_number(value)]
+                        for name, value in prediction.utilization_mae.items()
+                    ],
+                )
+            )
+        blocks.append(
+            Figure(
+                "occupancy.png",
+                "Running attempts (top) and requested utilization (bottom) over "
+                "trace time: observed (solid) and predicted (dashed).",
+            )
+        )
+        sections.append(Section("Occupancy over time", blocks))
+
+    if prediction is not None:
+        replay_blocks: list[str | Table | Figure] = [
+            f"Replay policy: `{prediction.policy}`.",
+            *prediction.notes,
+        ]
+        if prediction.totals:
+            replay_blocks.append(
+                Table(
+                    ["counter", "value"],
+                    [[k, format_number(v)] for k, v in prediction.totals.items()],
+                )
+            )
+        sections.append(Section("Replay model", replay_blocks))
+
+    figures.event_mix(result["events_by_type"], folder / "event_mix.png")
+    sections.append(
+        Section(
+            "Message bus: event mix",
+            [
+                "Lifecycle events carried between the scheduler and the machines, "
+                "by canonical type.",
+                Table(
+                    ["event", "count"],
+                    [
+                        [k, format_number(v)]
+                        for k, v in result["events_by_type"].items()
+                    ],
+                ),
+                Figure("event_mix.png", "Lifecycle events by type (log scale)."),
+            ],
+        )
+    )
+
+    figures.machine_churn(
+        store.read("cell_events"), store.manifest.get("window_us"), folder / "churn.png"
+    )
+    outcome_rows = [
+        [band, *(format_number(counts.get(k, 0)) for k in _OUTCOMES)]
+        for band, counts in result["outcomes_by_band"].items()
+    ]
+    sections.append(
+        Section(
+            "Fault cells and outcomes",
+            [
+                "Machines join (ADD), leave or fail (REMOVE) and change capacity "
+                "(UPDATE). Outcomes count attempts by how they ended; "
+                "`running_at_end` attempts had not ended when the trace window "
+                "closed.",
+                Table(["band", *_OUTCOMES], outcome_rows),
+                Figure(
+                    "churn.png",
+                    "Machine events over the machine table (count per bin); the "
+                    "window of the task events is shaded.",
+                ),
+            ],
+        )
+    )
+
+    anomalies = {k: v for k, v in result["anomalies"].items() if v}
+    sections.append(
+        Section(
+            "Data quality",
+            [
+                f"{format_number(result['rows_quarantined'])} input rows were "
+                "rejected and kept in the store's `quarantine` table with file, "
+                "line, column, value and reason.",
+                "Lifecycle anomalies (events that do not follow the state machine): "
+                + (
+                    ", ".join(f"{k} {v:,}" for k, v in anomalies.items())
+                    if anomalies
+                    else "none."
+                ),
+            ],
+        )
+    )
+    return sections
+
+
+_OUTCOMES = ("FINISH", "FAIL", "KILL", "EVICT", "LOST", "running_at_end", "end_unknown")
+
+
+def write_report(
+    store: TraceStore,
+    destination: str | Path,
+    *,
+    prediction: PredictionView | None = None,
+    characterization: Mapping[str, Any] | None = None,
+) -> Path:
+    """Write ``index.html``, ``report.md``, PNG figures and ``analysis.json``.
+
+    The folder is built aside and renamed into place when complete, so a failure
+    leaves an earlier report at ``destination`` as it was.
+
+    Parameters
+    ----------
+    store
+        The trace store.
+    destination
+        Report folder.
+    prediction
+        A replay to show next to the observed values.
+    characterization
+        The result of :func:`~muosm_perf.analysis.characterize.characterize`, if
+        already computed.
+
+    Returns
+    -------
+    pathlib.Path
+        The report folder.
+    """
+    result = characterization or characterize(store)
+    title = f"muosm-perf report: {store.source_format} trace"
+    with ReportFolder(destination) as folder:
+        sections = build_sections(store, result, folder, prediction)
+        sections.append(
+            Section(
+                "Provenance",
+                [
+                    f"Generated by muosm-perf {__version__}. Figures: matplotlib. "
+                    "Every number above is recomputed from the store by "
+                    "`muosm analyze --json`; `analysis.json` holds them.",
+                ],
+            )
+        )
+        (folder / "report.md").write_text(render_markdown(title, sections), "utf-8")
+        (folder / "index.html").write_text(render_html(title, sections), "utf-8")
+        (folder / "analysis.json").write_text(json.dumps(result, indent=2), "utf-8")
+    logger.info("wrote report %s", destination)
+    return Path(destination)
