@@ -35,21 +35,26 @@ def raw_machine_events(folder: Path) -> list[tuple[int, int, int]]:
 
 
 @pytest.fixture(scope="module")
-def machine_rows(google_2011_folder):
-    return raw_machine_events(google_2011_folder)
+def google_2011_trace(samples):
+    return samples / "google-2011"
 
 
 @pytest.fixture(scope="module")
-def analysis(sample_store):
-    return analyze_faults(sample_store, bootstrap_samples=200, seed=3)
+def machine_rows(google_2011_trace):
+    return raw_machine_events(google_2011_trace)
 
 
-def test_removed_share_from_raw_file(machine_rows, sample_store):
+@pytest.fixture(scope="module")
+def analysis(google_2011_store):
+    return analyze_faults(google_2011_store, bootstrap_samples=200, seed=3)
+
+
+def test_removed_share_from_raw_file(machine_rows, google_2011_store):
     machines = {machine for _, machine, _ in machine_rows}
     removed = {machine for _, machine, event in machine_rows if event == 1}
     assert len(machines) == 12_583
     assert len(removed) == 5_141
-    summary = fault_cell_summary(sample_store)
+    summary = fault_cell_summary(google_2011_store)
     assert summary["machines"] == len(machines)
     assert summary["machines_removed"] == len(removed)
     assert summary["machines_removed_share"] == pytest.approx(5_141 / 12_583)
@@ -139,9 +144,9 @@ def raw_attributed_endings(folder: Path, machine_rows, tolerance_us: int) -> dic
     return counts
 
 
-def test_removal_attribution_matches_raw(google_2011_folder, machine_rows, analysis):
+def test_removal_attribution_matches_raw(google_2011_trace, machine_rows, analysis):
     outcomes = analysis["process_outcomes"]
-    expected = raw_attributed_endings(google_2011_folder, machine_rows, 60_000_000)
+    expected = raw_attributed_endings(google_2011_trace, machine_rows, 60_000_000)
     for state, count in expected.items():
         observed = outcomes["by_end_state"].get(state, {}).get("machine_removal", 0)
         assert observed == count, state
@@ -173,13 +178,13 @@ def test_bursts_exceed_poisson(analysis):
     assert bursts["dispersion_index_hourly"] > 1
 
 
-def test_analysis_is_json_and_reproducible(sample_store, analysis):
-    again = analyze_faults(sample_store, bootstrap_samples=200, seed=3)
+def test_analysis_is_json_and_reproducible(google_2011_store, analysis):
+    again = analyze_faults(google_2011_store, bootstrap_samples=200, seed=3)
     assert json.dumps(again, sort_keys=True) == json.dumps(analysis, sort_keys=True)
 
 
-def test_analyze_includes_fault_cells(sample_store):
-    result = characterize(sample_store)
+def test_analyze_includes_fault_cells(google_2011_store):
+    result = characterize(google_2011_store)
     cells = result["fault_cells"]
     assert cells["machines_removed_share"] == pytest.approx(5_141 / 12_583)
     assert cells["mtbf_s"] > 0
@@ -187,16 +192,16 @@ def test_analyze_includes_fault_cells(sample_store):
     assert cells["mtbf_ci_s"][0] < cells["mtbf_s"] < cells["mtbf_ci_s"][1]
 
 
-def test_cli_faults_json(sample_store, capsys):
-    status = main(["faults", str(sample_store.path), "--json", "--bootstrap", "50"])
+def test_cli_faults_json(google_2011_store, capsys):
+    status = main(["faults", str(google_2011_store.path), "--json", "--bootstrap", "50"])
     assert status == 0
     result = json.loads(capsys.readouterr().out)
     assert result["overall"]["machines_removed"] == 5_141
     assert result["parameters"]["bootstrap_samples"] == 50
 
 
-def test_cli_faults_text(sample_store, capsys):
-    status = main(["faults", str(sample_store.path), "--bootstrap", "0"])
+def test_cli_faults_text(google_2011_store, capsys):
+    status = main(["faults", str(google_2011_store.path), "--bootstrap", "0"])
     assert status == 0
     text = capsys.readouterr().out
     assert "5,141 removed at least once" in text
@@ -204,8 +209,8 @@ def test_cli_faults_text(sample_store, capsys):
     assert "bootstrap" not in text.split("MTBF", 1)[1].splitlines()[0]
 
 
-def test_fault_figures_written(sample_store, tmp_path):
-    paths = save_fault_figures(load_fault_history(sample_store), tmp_path)
+def test_fault_figures_written(google_2011_store, tmp_path):
+    paths = save_fault_figures(load_fault_history(google_2011_store), tmp_path)
     assert [path.name for path in paths] == [
         "failure-timeline.png",
         "time-between-failures.png",
