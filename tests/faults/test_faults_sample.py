@@ -193,7 +193,9 @@ def test_analyze_includes_fault_cells(google_2011_store):
 
 
 def test_cli_faults_json(google_2011_store, capsys):
-    status = main(["faults", str(google_2011_store.path), "--json", "--bootstrap", "50"])
+    status = main(
+        ["faults", str(google_2011_store.path), "--json", "--bootstrap", "50"]
+    )
     assert status == 0
     result = json.loads(capsys.readouterr().out)
     assert result["overall"]["machines_removed"] == 5_141
