@@ -8,12 +8,15 @@ global state is involved. :func:`save_fault_figures` writes all of them as PNG.
 from __future__ import annotations
 
 import logging
+from collections.abc import Mapping
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import polars as pl
 from matplotlib.figure import Figure
 
+from muosm_perf.analysis.bursts import bursts as bursts_table
 from muosm_perf.analysis.censored_fits import fit_durations
 from muosm_perf.analysis.faults import (
     FaultHistory,
@@ -22,6 +25,8 @@ from muosm_perf.analysis.faults import (
     survival_curves,
 )
 from muosm_perf.analysis.survival import SurvivalCurve, kaplan_meier
+from muosm_perf.report.document import Figure as ReportFigure
+from muosm_perf.report.document import Section, Table, format_number
 
 logger = logging.getLogger(__name__)
 
@@ -31,10 +36,15 @@ LARGEST_BURSTS_MARKED = 5
 """Bursts (by number of removals) marked on the failure timeline."""
 
 
+def _short_key(key: object) -> str:
+    """Shorten a hashed platform or switch ID to its first characters."""
+    text = "—" if key is None else str(key)
+    return text if len(text) <= 10 else text[:8] + "…"
+
+
 def _group_label(key: str, machines: int) -> str:
-    """Shorten a hashed platform or switch ID for a legend."""
-    short = key if len(key) <= 10 else key[:8] + "…"
-    return f"{short} ({machines:,} machines)"
+    """Label a platform or switch in a legend with its number of machines."""
+    return f"{_short_key(key)} ({machines:,} machines)"
 
 
 def failure_timeline_figure(
@@ -218,3 +228,259 @@ def save_fault_figures(
         logger.info("wrote %s", path)
         paths.append(path)
     return paths
+
+
+def _days(seconds: float | None) -> str:
+    return format_number(None if seconds is None else seconds / DAY_S)
+
+
+def _hours_text(seconds: float | None) -> str:
+    return format_number(None if seconds is None else seconds / HOUR_S)
+
+
+def _interval_text(bounds: list, unit: float) -> str:
+    low, high = bounds
+    low_text = format_number(None if low is None else low / unit)
+    high_text = "∞" if high is None else format_number(high / unit)
+    return f"{low_text} to {high_text}"
+
+
+def _mean_time_rows(overall: Mapping[str, Any]) -> list[list[str]]:
+    rows = []
+    for label, key, unit, show in (
+        ("MTBF (days)", "mtbf", DAY_S, _days),
+        ("MTTR (hours)", "mttr", HOUR_S, _hours_text),
+    ):
+        estimate = overall[key]
+        bootstrap = estimate.get("bootstrap")
+        rows.append(
+            [
+                label,
+                show(estimate["mean_s"]),
+                _interval_text(estimate["ci_s"], unit),
+                "—" if bootstrap is None else _interval_text(bootstrap["ci_s"], unit),
+            ]
+        )
+    return rows
+
+
+def _level_rows(groups: list[Mapping[str, Any]]) -> list[list[str]]:
+    return [
+        [
+            _short_key(group["key"]),
+            format_number(group["machines"]),
+            format_number(group["machines_removed_share"]),
+            format_number(group["removals"]),
+            _days(group["mtbf"]["mean_s"]),
+            _hours_text(group["mttr"]["mean_s"]),
+            format_number(group["availability"], 5),
+        ]
+        for group in groups
+    ]
+
+
+def _fit_rows(distributions: Mapping[str, Any]) -> list[list[str]]:
+    rows = []
+    for name, sample in distributions.items():
+        fits = sample["fitted"]["fits"]
+        best = fits[0] if fits else None
+        rows.append(
+            [
+                name.replace("_", " "),
+                format_number(sample["observations"]),
+                format_number(sample["censored"]),
+                format_number(sample["km_median_s"]),
+                "—" if best is None else best["family"],
+                "—"
+                if best is None
+                else ", ".join(
+                    f"{k} {format_number(v)}" for k, v in best["parameters"].items()
+                ),
+                "—" if best is None else format_number(best["ks_distance"]),
+            ]
+        )
+    return rows
+
+
+def fault_cells_section(
+    history: FaultHistory, analysis: Mapping[str, Any], folder: str | Path
+) -> Section:
+    """Draw the fault-cell figures into ``folder`` and return the report section.
+
+    Parameters
+    ----------
+    history
+        The fault history (:func:`~muosm_perf.analysis.faults.load_fault_history`).
+    analysis
+        The result of :func:`~muosm_perf.analysis.faults.analyze_faults` on the
+        same store.
+    folder
+        Report folder; the figures are written there as PNG.
+    """
+    folder = Path(folder)
+    table = bursts_table(history.removals, window_s=analysis["bursts"]["window_s"])
+    save_fault_figures(history, folder, bursts=table)
+    overall = analysis["overall"]
+    burst = analysis["bursts"]
+    blocks: list[str | Table | ReportFigure] = [
+        "A fault cell is the boundary inside which a failure is contained: a "
+        "machine, the platform or switch above it, the whole cell. Every REMOVE "
+        "of a machine counts as a failure and the following ADD as its repair. "
+        "MTBF is the machine up time divided by the removals, and MTTR the "
+        "downtime divided by the repairs. Censored time counts as exposure, so "
+        "the up time before a machine's first removal and the downtime of a "
+        "machine still down at the end are included. The chi-square interval "
+        "assumes exponential times. The bootstrap draws whole machines with "
+        "replacement, so it keeps the differences between machines.",
+        Table(
+            [
+                "machines",
+                "removed at least once",
+                "removals",
+                "repairs",
+                "down at the end",
+                "availability",
+            ],
+            [
+                [
+                    format_number(overall["machines"]),
+                    f"{format_number(overall['machines_removed'])} "
+                    f"({format_number(overall['machines_removed_share'])})",
+                    format_number(overall["removals"]),
+                    format_number(overall["repairs"]),
+                    format_number(overall["machines_down_at_end"]),
+                    format_number(overall["availability"], 5),
+                ]
+            ],
+        ),
+        Table(
+            ["estimate", "value", "chi-square interval", "bootstrap interval"],
+            _mean_time_rows(overall),
+        ),
+    ]
+    for level, groups in analysis["levels"].items():
+        if level == "cell":
+            continue
+        blocks.append(
+            Table(
+                [
+                    level,
+                    "machines",
+                    "removed share",
+                    "removals",
+                    "MTBF (days)",
+                    "MTTR (hours)",
+                    "availability",
+                ],
+                _level_rows(groups),
+            )
+        )
+    blocks += [
+        ReportFigure(
+            "failure-timeline.png",
+            "Machine removals per hour (top; the largest bursts are marked with "
+            "their size) and machines down (bottom).",
+        ),
+        "Durations are fitted by maximum likelihood with right-censoring; KS is "
+        "the largest distance between the fitted and the Kaplan-Meier survival "
+        "functions. Up intervals already going on at the window start are left "
+        "out of the distributions, because their start is unknown.",
+        Table(
+            [
+                "sample",
+                "n",
+                "censored",
+                "KM median (s)",
+                "best fit (AIC)",
+                "parameters",
+                "KS",
+            ],
+            _fit_rows(analysis["distributions"]),
+        ),
+        ReportFigure(
+            "time-between-failures.png",
+            "Kaplan-Meier survival functions (black) with the Weibull, "
+            "exponential and lognormal fits, on log-log axes.",
+        ),
+        ReportFigure(
+            "survival-curves.png",
+            "Kaplan-Meier curves of up time and downtime per platform, with "
+            "95% log-log bands.",
+        ),
+        f"Bursts: {format_number(burst['bursts'])} runs of at least "
+        f"{burst['min_size']} removals, each within {burst['window_s']:g} s of "
+        f"the previous one ({format_number(burst['bursts_per_day'])} per day), "
+        f"against {format_number(burst['poisson_expected'])} expected if "
+        "removals were independent at the same rate. The hourly index of "
+        f"dispersion is {format_number(burst['dispersion_index_hourly'])} "
+        "(1 for a Poisson process).",
+        Table(
+            [
+                "window (s)",
+                "bursts",
+                "expected if independent",
+                "per day",
+                "removals in bursts",
+            ],
+            [
+                [
+                    format_number(row["window_s"]),
+                    format_number(row["bursts"]),
+                    format_number(row["poisson_expected"]),
+                    format_number(row["bursts_per_day"]),
+                    format_number(row["removals_in_bursts"]),
+                ]
+                for row in burst["sensitivity"]
+            ],
+        ),
+    ]
+    outcomes = analysis.get("process_outcomes")
+    if outcomes is not None:
+        blocks += _outcome_blocks(outcomes)
+    return Section("Fault cells", blocks)
+
+
+def _outcome_blocks(outcomes: Mapping[str, Any]) -> list[str | Table]:
+    causes = sorted({c for row in outcomes["by_end_state"].values() for c in row})
+    loops = outcomes["crash_loops"]
+    lost = outcomes["lost_work"]
+    return [
+        f"Endings of attempts by cause. An EVICT, LOST or KILL is attributed to a "
+        f"machine removal when the attempt was running on the machine at its "
+        f"REMOVE and ended at most {outcomes['tolerance_s']:g} s later.",
+        Table(
+            ["end state", *causes],
+            [
+                [state, *(format_number(counts.get(c, 0)) for c in causes)]
+                for state, counts in outcomes["by_end_state"].items()
+            ],
+        ),
+        Table(
+            ["tolerance (s)", "EVICT", "KILL", "LOST"],
+            [
+                [
+                    format_number(row["tolerance_s"]),
+                    format_number(row["EVICT"]),
+                    format_number(row["KILL"]),
+                    format_number(row["LOST"]),
+                ]
+                for row in outcomes["tolerance_sensitivity"]
+            ],
+        ),
+        f"Crash loops (at least {loops['min_failures']} FAILs in a row, each "
+        f"resubmitted): {format_number(loops['loops'])} in "
+        f"{format_number(loops['groups'])} process groups, "
+        f"{format_number(loops['failed_attempts'])} failed attempts, the longest "
+        f"{format_number(loops['longest'])}.",
+        Table(
+            ["cause", "attempts", "CPU core-seconds lost"],
+            [
+                [
+                    cause,
+                    format_number(value["attempts"]),
+                    format_number(value["cpu_core_s"]),
+                ]
+                for cause, value in lost["by_cause"].items()
+            ],
+        ),
+    ]

@@ -22,7 +22,8 @@ from muosm_perf.analysis.faults import (
     load_fault_history,
 )
 from muosm_perf.cli import main
-from muosm_perf.report.faults import save_fault_figures
+from muosm_perf.report.document import Table, render_markdown
+from muosm_perf.report.faults import fault_cells_section, save_fault_figures
 
 TRACE_START_US = 600_000_000
 
@@ -221,3 +222,17 @@ def test_fault_figures_written(google_2011_store, tmp_path):
     for path in paths:
         assert path.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
         assert path.stat().st_size > 10_000
+
+
+def test_report_section_renders(google_2011_store, analysis, tmp_path):
+    history = load_fault_history(google_2011_store)
+    section = fault_cells_section(history, analysis, tmp_path)
+    markdown = render_markdown("report", [section])
+    assert section.title == "Fault cells"
+    assert "| MTBF (days) |" in markdown
+    assert "failure-timeline.png" in markdown
+    for name in ("failure-timeline.png", "survival-curves.png"):
+        assert (tmp_path / name).is_file()
+    tables = [block for block in section.blocks if isinstance(block, Table)]
+    platform_table = next(t for t in tables if t.columns[0] == "platform")
+    assert len(platform_table.rows) == 3
