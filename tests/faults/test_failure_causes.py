@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import polars as pl
 import pytest
+from fault_tables import attempt, processes, removals
 
 from muosm_perf.analysis.failure_causes import (
     attribute_causes,
@@ -13,74 +14,6 @@ from muosm_perf.analysis.failure_causes import (
     tolerance_sensitivity,
 )
 from muosm_perf.errors import ParameterError
-from muosm_perf.model import schema
-
-
-def attempt(
-    group,
-    index,
-    number,
-    *,
-    submit,
-    schedule,
-    end,
-    state,
-    cell=None,
-    cpu=0.5,
-    before_window=False,
-    open_at_end=False,
-):
-    """One attempt row; times in seconds, schedule None with before_window."""
-    to_us = lambda t: None if t is None else round(t * 1e6)  # noqa: E731
-    return {
-        "group_id": group,
-        "process_index": index,
-        "attempt": number,
-        "submit_time_us": to_us(submit),
-        "submit_before_window": before_window,
-        "schedule_time_us": to_us(schedule),
-        "schedule_before_window": before_window,
-        "end_time_us": to_us(end),
-        "end_after_window": open_at_end,
-        "end_state": state,
-        "missing_submit": False,
-        "cell_id": cell,
-        "priority": 2,
-        "band": "middle",
-        "scheduling_class": 1,
-        "cpu_request": cpu,
-        "memory_request": 0.1,
-        "disk_request": 0.0,
-        "scheduling_delay_us": None
-        if submit is None or schedule is None
-        else to_us(schedule - submit),
-        "run_time_us": None
-        if schedule is None or end is None
-        else to_us(end - schedule),
-    }
-
-
-def processes(rows):
-    return pl.DataFrame(rows, schema=schema.PROCESSES)
-
-
-def removals(pairs):
-    """Removal table from (time_s, cell) pairs."""
-    return pl.DataFrame(
-        {
-            "time_us": [round(t * 1e6) for t, _ in pairs],
-            "cell_id": [c for _, c in pairs],
-            "platform": ["p"] * len(pairs),
-            "domain": [None] * len(pairs),
-        },
-        schema={
-            "time_us": pl.Int64,
-            "cell_id": pl.Int64,
-            "platform": pl.String,
-            "domain": pl.String,
-        },
-    )
-
 
 REMOVALS = removals([(100.0, 7), (500.0, 8)])
 
