@@ -6,6 +6,7 @@ import polars as pl
 import pytest
 from fault_tables import cell_events, cells
 
+from muosm_perf.analysis.faults import analyze_faults
 from muosm_perf.analysis.outages import (
     INTERVALS,
     ObservationWindow,
@@ -14,6 +15,8 @@ from muosm_perf.analysis.outages import (
     removal_times,
 )
 from muosm_perf.errors import ParameterError
+from muosm_perf.model import schema
+from muosm_perf.model.store import StoreWriter, TraceStore
 
 WINDOW = ObservationWindow(start_us=100_000_000, end_us=1_000_000_000)  # 100-1000 s
 
@@ -164,3 +167,51 @@ def test_empty_events_give_no_intervals():
 def test_window_end_before_start_raises():
     with pytest.raises(ParameterError, match="not after its start"):
         ObservationWindow(start_us=10, end_us=10)
+
+
+def test_analysis_of_store_with_switches(tmp_path):
+    events = cell_events(
+        [
+            (None, 1, "ADD"),
+            (None, 2, "ADD"),
+            (None, 3, "ADD"),
+            (200, 1, "REMOVE"),
+            (200.5, 2, "REMOVE"),
+            (201, 3, "REMOVE"),
+            (500, 1, "ADD"),
+            (600, 2, "ADD"),
+        ]
+    ).with_columns(
+        pl.col("cell_id").replace_strict({1: "s1", 2: "s1", 3: "s2"}).alias("domain"),
+        pl.lit("p").alias("platform"),
+    )
+    with StoreWriter(tmp_path / "store", "test") as writer:
+        writer.manifest["clock"] = {"trace_start_us": 100_000_000}
+        writer.write_part("cell_events", events)
+        writer.write_part(
+            "cells",
+            events.group_by("cell_id")
+            .agg(
+                pl.col("platform").first(),
+                pl.col("domain").first(),
+                pl.lit(None, dtype=pl.Int64).alias("first_seen_us"),
+                pl.lit(value=True).alias("first_seen_before_window"),
+                pl.lit(0.5).alias("cpu_capacity"),
+                pl.lit(0.5).alias("memory_capacity"),
+                pl.lit(1, dtype=pl.UInt32).alias("adds"),
+                (pl.col("event") == "REMOVE").sum().cast(pl.UInt32).alias("removes"),
+                pl.lit(0, dtype=pl.UInt32).alias("updates"),
+            )
+            .select(schema.CELLS.names())
+            .cast(dict(schema.CELLS)),
+        )
+    result = analyze_faults(TraceStore(tmp_path / "store"), bootstrap_samples=20)
+    assert result["observation_s"]["start"] == 100.0
+    assert result["observation_s"]["end"] == 600.0
+    switches = {group["key"]: group for group in result["levels"]["domain"]}
+    assert switches["s1"]["removals"] == 2
+    assert switches["s1"]["mttr"]["mean_s"] == pytest.approx((300 + 399.5) / 2)
+    assert switches["s2"]["machines_down_at_end"] == 1
+    assert result["bursts"]["bursts"] == 1
+    assert result["bursts"]["same_group"]["domain"]["same_group"] == 1
+    assert result["process_outcomes"] is None
