@@ -246,7 +246,7 @@ def _bootstrap_p_value(
     return (1 + exceed) / (draws + 1)
 
 
-def fit_durations(
+def fit_censored_durations(
     durations_s: np.ndarray,
     censored: np.ndarray | None = None,
     *,

@@ -24,7 +24,7 @@ import numpy as np
 import polars as pl
 
 from muosm_perf.analysis import bursts as bursts_module
-from muosm_perf.analysis.censored_fits import fit_durations
+from muosm_perf.analysis.censored_fits import fit_censored_durations
 from muosm_perf.analysis.failure_causes import DEFAULT_TOLERANCE_S, cause_summary
 from muosm_perf.analysis.outages import (
     ObservationWindow,
@@ -396,7 +396,7 @@ def analyze_faults(
     distributions = {}
     for name, (durations, censored, limits) in duration_samples(history).items():
         curve = kaplan_meier(durations, censored, confidence=confidence)
-        fits = fit_durations(
+        fits = fit_censored_durations(
             durations,
             censored,
             censor_limits_s=limits,

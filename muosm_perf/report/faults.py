@@ -17,7 +17,7 @@ import polars as pl
 from matplotlib.figure import Figure
 
 from muosm_perf.analysis.bursts import bursts as bursts_table
-from muosm_perf.analysis.censored_fits import fit_durations
+from muosm_perf.analysis.censored_fits import fit_censored_durations
 from muosm_perf.analysis.faults import (
     FaultHistory,
     duration_samples,
@@ -102,7 +102,7 @@ def failure_timeline_figure(
 def _plot_fits(axes, durations, censored, limits, curve: SurvivalCurve) -> None:
     """Draw a Kaplan-Meier curve and the fitted survival functions on log axes."""
     axes.step(curve.time_s, curve.survival, where="post", color="black", label="KM")
-    comparison = fit_durations(durations, censored, censor_limits_s=limits)
+    comparison = fit_censored_durations(durations, censored, censor_limits_s=limits)
     positive = curve.time_s[curve.time_s > 0]
     if positive.size == 0:
         return

@@ -8,7 +8,7 @@ from scipy import optimize, stats
 
 from muosm_perf.analysis.censored_fits import (
     anderson_darling,
-    fit_durations,
+    fit_censored_durations,
     ks_distance_to_km,
 )
 from muosm_perf.errors import ParameterError
@@ -28,7 +28,9 @@ def fit_by_family(comparison):
 def test_exponential_closed_form():
     durations = np.array([10.0, 20.0, 30.0, 40.0])
     censored = np.array([False, True, False, True])
-    fits = fit_by_family(fit_durations(durations, censored, families=("exponential",)))
+    fits = fit_by_family(
+        fit_censored_durations(durations, censored, families=("exponential",))
+    )
     # Total time at risk over uncensored durations.
     assert fits["exponential"].parameters["scale_s"] == pytest.approx(100.0 / 2)
     expected = stats.expon(scale=50.0)
@@ -57,7 +59,9 @@ def test_weibull_matches_direct_maximization():
         method="Nelder-Mead",
         options={"xatol": 1e-9, "fatol": 1e-9, "maxiter": 5000},
     )
-    fits = fit_by_family(fit_durations(durations, censored, families=("weibull",)))
+    fits = fit_by_family(
+        fit_censored_durations(durations, censored, families=("weibull",))
+    )
     weibull = fits["weibull"]
     assert weibull.log_likelihood == pytest.approx(-best.fun, abs=1e-4)
     assert weibull.parameters["shape"] == pytest.approx(np.exp(best.x[0]), rel=1e-3)
@@ -67,7 +71,7 @@ def test_weibull_matches_direct_maximization():
 def test_weibull_recovers_parameters():
     rng = np.random.default_rng(5)
     durations, censored, _ = censored_weibull_sample(rng, 20_000, 0.7, 500.0, 3000.0)
-    weibull = fit_by_family(fit_durations(durations, censored))["weibull"]
+    weibull = fit_by_family(fit_censored_durations(durations, censored))["weibull"]
     # With 2*10^4 durations (about a third censored) the standard error of the
     # shape is under 0.01 and of the scale under 2%: 5% covers both.
     assert weibull.parameters["shape"] == pytest.approx(0.7, rel=0.05)
@@ -80,7 +84,7 @@ def test_lognormal_recovers_parameters():
     limits = np.full(draws.size, 2000.0)
     censored = draws > limits
     durations = np.where(censored, limits, draws)
-    lognormal = fit_by_family(fit_durations(durations, censored))["lognormal"]
+    lognormal = fit_by_family(fit_censored_durations(durations, censored))["lognormal"]
     assert lognormal.parameters["sigma"] == pytest.approx(1.5, rel=0.05)
     assert lognormal.parameters["scale_s"] == pytest.approx(200.0, rel=0.05)
 
@@ -103,7 +107,7 @@ def test_ks_distance_with_ties_equals_kstest():
 def test_anderson_darling_matches_scipy_exponential():
     rng = np.random.default_rng(4)
     sample = rng.exponential(10.0, size=200)
-    fits = fit_by_family(fit_durations(sample, families=("exponential",)))
+    fits = fit_by_family(fit_censored_durations(sample, families=("exponential",)))
     # SciPy's exponential test fits the scale as the sample mean, as the MLE does.
     expected = stats.anderson(sample, dist="expon", method="interpolate").statistic
     assert fits["exponential"].anderson_darling == pytest.approx(expected)
@@ -113,21 +117,23 @@ def test_anderson_darling_matches_scipy_exponential():
 
 
 def test_anderson_darling_absent_when_censored():
-    fits = fit_durations(np.array([1.0, 2.0, 3.0]), np.array([False, True, False]))
+    fits = fit_censored_durations(
+        np.array([1.0, 2.0, 3.0]), np.array([False, True, False])
+    )
     assert all(fit.anderson_darling is None for fit in fits.fits)
 
 
 def test_fits_sorted_by_aic():
     rng = np.random.default_rng(9)
     sample = stats.weibull_min.rvs(0.5, scale=100, size=3000, random_state=rng)
-    comparison = fit_durations(sample)
+    comparison = fit_censored_durations(sample)
     aics = [fit.aic for fit in comparison.fits]
     assert aics == sorted(aics)
     assert comparison.best.family == "weibull"
 
 
 def test_zero_durations_left_out():
-    comparison = fit_durations(
+    comparison = fit_censored_durations(
         np.array([0.0, 1.0, 2.0, 3.0]), families=("exponential",)
     )
     assert comparison.excluded_nonpositive == 1
@@ -136,13 +142,13 @@ def test_zero_durations_left_out():
 
 
 def test_all_censored_gives_no_fit():
-    comparison = fit_durations(np.array([5.0, 6.0]), np.array([True, True]))
+    comparison = fit_censored_durations(np.array([5.0, 6.0]), np.array([True, True]))
     assert comparison.fits == []
     assert comparison.best is None
 
 
 def test_empty_sample_gives_no_fit():
-    comparison = fit_durations(np.array([]), np.array([], dtype=bool))
+    comparison = fit_censored_durations(np.array([]), np.array([], dtype=bool))
     assert comparison.observations == 0
     assert comparison.best is None
 
@@ -150,7 +156,7 @@ def test_empty_sample_gives_no_fit():
 def test_bootstrap_accepts_true_family():
     rng = np.random.default_rng(21)
     durations, censored, limits = censored_weibull_sample(rng, 300, 1.0, 50.0, 150.0)
-    comparison = fit_durations(
+    comparison = fit_censored_durations(
         durations,
         censored,
         families=("exponential",),
@@ -165,7 +171,7 @@ def test_bootstrap_accepts_true_family():
 def test_bootstrap_rejects_wrong_family():
     rng = np.random.default_rng(22)
     durations, censored, limits = censored_weibull_sample(rng, 2000, 0.4, 50.0, 500.0)
-    comparison = fit_durations(
+    comparison = fit_censored_durations(
         durations,
         censored,
         families=("exponential",),
@@ -178,17 +184,17 @@ def test_bootstrap_rejects_wrong_family():
 
 def test_unknown_family_raises():
     with pytest.raises(ParameterError, match="unknown distribution family 'gamma'"):
-        fit_durations(np.array([1.0, 2.0]), families=("gamma",))
+        fit_censored_durations(np.array([1.0, 2.0]), families=("gamma",))
 
 
 def test_bootstrap_without_rng_raises():
     with pytest.raises(ParameterError, match="needs rng"):
-        fit_durations(np.array([1.0, 2.0]), bootstrap_samples=5)
+        fit_censored_durations(np.array([1.0, 2.0]), bootstrap_samples=5)
 
 
 def test_bootstrap_of_censored_sample_needs_limits():
     with pytest.raises(ParameterError, match="needs censor_limits_s"):
-        fit_durations(
+        fit_censored_durations(
             np.array([1.0, 2.0]),
             np.array([False, True]),
             bootstrap_samples=5,
