@@ -22,6 +22,7 @@ COMMAND_MODULES: tuple[str, ...] = (
     "muosm_perf.cli.ingest",
     "muosm_perf.cli.analyze",
     "muosm_perf.cli.faults",
+    "muosm_perf.cli.fault_whatif",
 )
 """Modules that register subcommands, in the order ``muosm --help`` lists them."""
 

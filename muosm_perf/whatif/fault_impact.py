@@ -17,6 +17,7 @@ from __future__ import annotations
 import logging
 from typing import Any
 
+import numpy as np
 import polars as pl
 
 from muosm_perf.analysis.faults import mean_times
@@ -26,6 +27,9 @@ from muosm_perf.analysis.outages import (
     machine_summary,
     removal_times,
 )
+from muosm_perf.errors import ParameterError
+from muosm_perf.model.store import TraceStore
+from muosm_perf.whatif.fault_scenarios import fail_fault_cell, scale_failure_rate
 
 logger = logging.getLogger(__name__)
 
@@ -167,3 +171,81 @@ def static_impact(
         for key in result["baseline"]
     }
     return result
+
+
+def scenario_events(
+    store: TraceStore,
+    window: ObservationWindow,
+    *,
+    failure_rate_factor: float | None = None,
+    fail_level: str | None = None,
+    fail_key: str | None = None,
+    fail_at_us: int | None = None,
+    fail_duration_s: float | None = None,
+    seed: int = 0,
+) -> pl.DataFrame:
+    """Build the ``cell_events`` of a scenario: a scaled rate, a failed cell, or both.
+
+    The failure rate is scaled first; the fault cell then fails on top of it.
+
+    Raises
+    ------
+    ParameterError
+        If neither a factor nor a fault cell is given, or a fault cell without
+        its time.
+    """
+    events = store.read("cell_events")
+    cells = store.read("cells")
+    if failure_rate_factor is None and fail_level is None:
+        raise ParameterError(
+            "no scenario given: pass failure_rate_factor, or fail_level with fail_at_us"
+        )
+    if failure_rate_factor is not None:
+        events = scale_failure_rate(
+            events,
+            cells,
+            window,
+            failure_rate_factor,
+            rng=np.random.default_rng(seed),
+        )
+    if fail_level is not None:
+        if fail_at_us is None:
+            raise ParameterError(
+                f"fail_at_us is missing: when should {fail_level} {fail_key!r} fail?"
+            )
+        events = fail_fault_cell(
+            events,
+            cells,
+            window,
+            level=fail_level,
+            key=fail_key,
+            at_us=fail_at_us,
+            duration_s=fail_duration_s,
+        )
+    return events
+
+
+def evaluate_scenario(
+    store: TraceStore, events: pl.DataFrame, window: ObservationWindow
+) -> dict[str, Any]:
+    """Return :func:`static_impact` of scenario ``events`` against the store.
+
+    Raises
+    ------
+    ParameterError
+        If the store has no task window (no process events).
+    """
+    task_window = store.manifest.get("window_us")
+    if task_window is None:
+        raise ParameterError(
+            f"{store.path} has no process events, so the impact on processes is "
+            "unknown; ingest a trace with task events"
+        )
+    return static_impact(
+        store.read("processes"),
+        store.read("cells"),
+        store.read("cell_events"),
+        events,
+        window,
+        task_window,
+    )

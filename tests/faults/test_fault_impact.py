@@ -2,13 +2,21 @@
 
 from __future__ import annotations
 
+import json
+
 import numpy as np
 import polars as pl
 import pytest
 from fault_tables import attempt, cell_events, processes, removals
 
 from muosm_perf.analysis.outages import ObservationWindow, observation_window
-from muosm_perf.whatif.fault_impact import killed_attempts, static_impact
+from muosm_perf.cli import main
+from muosm_perf.errors import ParameterError
+from muosm_perf.whatif.fault_impact import (
+    killed_attempts,
+    scenario_events,
+    static_impact,
+)
 from muosm_perf.whatif.fault_scenarios import fail_fault_cell, scale_failure_rate
 
 ATTEMPTS = processes(
@@ -126,3 +134,54 @@ def test_static_impact_sample_baseline(google_2011_store):
     # Every attempt running on a machine at its REMOVE is killed at that instant.
     assert impact["baseline"]["killed_attempts"] >= 439
     assert impact["baseline"]["removals_in_task_window"] == 51
+
+
+def test_cli_fault_whatif_json(google_2011_store, capsys):
+    status = main(
+        [
+            "fault-whatif",
+            str(google_2011_store.path),
+            "--fail-level",
+            "cell",
+            "--fail-at",
+            "5000",
+            "--fail-for",
+            "600",
+            "--json",
+        ]
+    )
+    assert status == 0
+    result = json.loads(capsys.readouterr().out)
+    machines_present = google_2011_store.read("cells").filter(
+        pl.col("first_seen_before_window") | (pl.col("first_seen_us") <= 5_000_000_000)
+    )
+    # Every machine present and up at 5000 s goes down then; those already down
+    # keep their own outage.
+    added = result["change"]["removals"]
+    assert 0 < added <= machines_present.height
+    assert result["scenario"]["killed_attempts"] > result["baseline"]["killed_attempts"]
+    assert (
+        result["scenario"]["description"] == "the whole cell down at 5000 s for 600 s"
+    )
+
+
+def test_cli_fault_whatif_text(google_2011_store, capsys):
+    status = main(
+        ["fault-whatif", str(google_2011_store.path), "--scale-failures", "0"]
+    )
+    assert status == 0
+    text = capsys.readouterr().out
+    assert "failure rate x0" in text
+    assert "attempts killed" in text
+
+
+def test_cli_fault_whatif_needs_scenario(google_2011_store, capsys):
+    with pytest.raises(SystemExit) as exit_info:
+        main(["fault-whatif", str(google_2011_store.path)])
+    assert exit_info.value.code == 2
+    assert "give a scenario" in capsys.readouterr().err
+
+
+def test_scenario_events_need_time():
+    with pytest.raises(ParameterError, match="fail_at_us is missing"):
+        scenario_events(None, ObservationWindow(0, 1), fail_level="cell")
