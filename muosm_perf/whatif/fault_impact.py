@@ -194,12 +194,16 @@ def scenario_events(
         If neither a factor nor a fault cell is given, or a fault cell without
         its time.
     """
-    events = store.read("cell_events")
-    cells = store.read("cells")
     if failure_rate_factor is None and fail_level is None:
         raise ParameterError(
             "no scenario given: pass failure_rate_factor, or fail_level with fail_at_us"
         )
+    if fail_level is not None and fail_at_us is None:
+        raise ParameterError(
+            f"fail_at_us is missing: when should {fail_level} {fail_key!r} fail?"
+        )
+    events = store.read("cell_events")
+    cells = store.read("cells")
     if failure_rate_factor is not None:
         events = scale_failure_rate(
             events,
@@ -209,10 +213,6 @@ def scenario_events(
             rng=np.random.default_rng(seed),
         )
     if fail_level is not None:
-        if fail_at_us is None:
-            raise ParameterError(
-                f"fail_at_us is missing: when should {fail_level} {fail_key!r} fail?"
-            )
         events = fail_fault_cell(
             events,
             cells,
