@@ -25,6 +25,7 @@ import polars as pl
 
 from muosm_perf.analysis import bursts as bursts_module
 from muosm_perf.analysis.censored_fits import fit_censored_durations
+from muosm_perf.analysis.characterize import machine_churn
 from muosm_perf.analysis.failure_causes import DEFAULT_TOLERANCE_S, cause_summary
 from muosm_perf.analysis.outages import (
     ObservationWindow,
@@ -39,6 +40,7 @@ from muosm_perf.analysis.survival import (
     mean_time_bootstrap,
     mean_time_chi_square,
 )
+from muosm_perf.errors import ParameterError
 from muosm_perf.model.store import TraceStore
 
 logger = logging.getLogger(__name__)
@@ -131,6 +133,7 @@ def mean_times(
     """
     up_s = machines["up_s"].to_numpy()
     down_s = machines["down_s"].to_numpy()
+    repair_s = machines["repair_exposure_s"].to_numpy()
     removals = machines["removals"].to_numpy().astype(np.int64)
     repairs = machines["repairs"].to_numpy().astype(np.int64)
     count = machines.height
@@ -139,12 +142,12 @@ def mean_times(
         float(up_s.sum()), int(removals.sum()), confidence=confidence
     ).as_dict()
     mttr = mean_time_chi_square(
-        float(down_s.sum()), int(repairs.sum()), confidence=confidence
+        float(repair_s.sum()), int(repairs.sum()), confidence=confidence
     ).as_dict()
     if bootstrap_samples and rng is not None:
         for target, exposure, events in (
             (mtbf, up_s, removals),
-            (mttr, down_s, repairs),
+            (mttr, repair_s, repairs),
         ):
             drawn = mean_time_bootstrap(
                 exposure,
@@ -476,3 +479,54 @@ def _process_outcomes(
         pl.col("time_us").is_between(window["start"], window["end"])
     ).height
     return summary
+
+
+def fault_cells(store: TraceStore) -> dict[str, Any]:
+    """Summarize a store's fault cells in the terms of a comparison of systems.
+
+    The figures are those of :func:`fault_cell_summary`, in hours and days.
+
+    Returns
+    -------
+    dict
+        ``cells``, ``cells_unknown_capacity``, ``domains`` (distinct failure
+        domains above the machines, None where the trace has none), event counts
+        (``adds``, ``removes``, ``updates``), ``machines_removed`` and its share,
+        ``machine_days`` (total up time), ``mtbf_h`` and ``mttr_h`` (hours, None
+        without removals or repairs) and ``removals_per_1000_machine_days``.
+    """
+    churn = machine_churn(store.scan("cells"))
+    domains = store.read("cells", ["domain"])["domain"].drop_nulls().n_unique()
+    counts = dict(store.read("cell_events", ["event"]).group_by("event").len().rows())
+    result: dict[str, Any] = {
+        "cells": churn["machines"],
+        "cells_unknown_capacity": churn["machines_unknown_capacity"],
+        "domains": int(domains) if domains else None,
+        "adds": int(counts.get("ADD", 0)),
+        "removes": int(counts.get("REMOVE", 0)),
+        "updates": int(counts.get("UPDATE", 0)),
+        "machines_removed": churn["machines_removed"],
+        "machines_removed_share": churn["machines_removed_share"],
+        "machine_days": None,
+        "mtbf_h": None,
+        "mttr_h": None,
+        "removals_per_1000_machine_days": None,
+    }
+    if sum(counts.values()) == 0:
+        return result
+    try:
+        history = load_fault_history(store)
+    except ParameterError as error:
+        logger.info("no fault history for %s: %s", store.path, error)
+        return result
+    times = mean_times(history.machines)
+    machine_days = times["mtbf"]["exposure_s"] / 86_400
+    mtbf_s, mttr_s = times["mtbf"]["mean_s"], times["mttr"]["mean_s"]
+    result["machine_days"] = machine_days
+    result["mtbf_h"] = None if mtbf_s is None else mtbf_s / 3_600
+    result["mttr_h"] = None if mttr_s is None else mttr_s / 3_600
+    if times["removals"] and machine_days > 0:
+        result["removals_per_1000_machine_days"] = (
+            1000 * times["removals"] / machine_days
+        )
+    return result

@@ -255,22 +255,27 @@ def machine_summary(intervals: pl.DataFrame, window: ObservationWindow) -> pl.Da
         One row per machine with ``cell_id``, ``platform`` and ``domain``, and:
 
         - ``removals``: down intervals that start inside the window;
-        - ``repairs``: down intervals that ended by an ADD;
+        - ``repairs``: those of them that ended by an ADD inside the window;
         - ``up_s``, ``down_s``: time observed in each state, in seconds;
+        - ``repair_exposure_s``: downtime after the REMOVEs counted in
+          ``removals``, in seconds (a machine already down at the window start
+          has no observed REMOVE, so its downtime then is left out);
         - ``down_at_end``: whether the machine was down at the window end;
         - ``mtbf_s``: ``up_s / removals``, null without removals;
-        - ``mttr_s``: ``down_s / repairs``, null without repairs;
+        - ``mttr_s``: ``repair_exposure_s / repairs``, null without repairs;
         - ``availability``: ``up_s`` over the time the machine was observed.
     """
     down = pl.col("state") == "down"
     up = pl.col("state") == "up"
+    removed = down & ~pl.col("left_censored")
     summary = intervals.group_by("cell_id").agg(
         pl.col("platform").first(),
         pl.col("domain").first(),
-        (down & ~pl.col("left_censored")).sum().cast(pl.UInt32).alias("removals"),
-        (down & ~pl.col("right_censored")).sum().cast(pl.UInt32).alias("repairs"),
+        removed.sum().cast(pl.UInt32).alias("removals"),
+        (removed & ~pl.col("right_censored")).sum().cast(pl.UInt32).alias("repairs"),
         pl.col("duration_s").filter(up).sum().alias("up_s"),
         pl.col("duration_s").filter(down).sum().alias("down_s"),
+        pl.col("duration_s").filter(removed).sum().alias("repair_exposure_s"),
         (down & pl.col("right_censored")).any().alias("down_at_end"),
     )
     observed = pl.col("up_s") + pl.col("down_s")
@@ -279,7 +284,7 @@ def machine_summary(intervals: pl.DataFrame, window: ObservationWindow) -> pl.Da
         .then(pl.col("up_s") / pl.col("removals"))
         .alias("mtbf_s"),
         pl.when(pl.col("repairs") > 0)
-        .then(pl.col("down_s") / pl.col("repairs"))
+        .then(pl.col("repair_exposure_s") / pl.col("repairs"))
         .alias("mttr_s"),
         pl.when(observed > 0).then(pl.col("up_s") / observed).alias("availability"),
     ).sort("cell_id")

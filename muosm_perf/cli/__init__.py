@@ -21,6 +21,11 @@ logger = logging.getLogger("muosm_perf")
 COMMAND_MODULES: tuple[str, ...] = (
     "muosm_perf.cli.ingest",
     "muosm_perf.cli.analyze",
+    "muosm_perf.cli.report",
+    "muosm_perf.cli.compare",
+    "muosm_perf.cli.run",
+    "muosm_perf.cli.queue",
+    "muosm_perf.cli.bus",
     "muosm_perf.cli.faults",
     "muosm_perf.cli.fault_whatif",
 )

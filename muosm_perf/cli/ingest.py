@@ -6,6 +6,7 @@ import argparse
 import logging
 
 from muosm_perf.traces import registry
+from muosm_perf.traces.detect import detect_format
 
 logger = logging.getLogger(__name__)
 
@@ -23,9 +24,18 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         ),
     )
     parser.add_argument(
-        "format", choices=sorted(registry.READERS), help="trace format of TRACE_DIR"
+        "format",
+        choices=[*sorted(registry.READERS), registry.AUTO],
+        help=(
+            "trace format of TRACE_DIR; auto detects it from the file names and "
+            "stops with an error when they fit no format or several"
+        ),
     )
-    parser.add_argument("trace_dir", metavar="TRACE_DIR", help="trace folder to read")
+    parser.add_argument(
+        "trace_dir",
+        metavar="TRACE_DIR",
+        help="trace folder to read (or the log file, for swf)",
+    )
     parser.add_argument(
         "-o", "--output", required=True, metavar="STORE", help="store folder to write"
     )
@@ -48,8 +58,13 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 
 def run(args: argparse.Namespace) -> int:
     """Ingest the trace and print a one-line summary."""
+    source_format = args.format
+    if source_format == registry.AUTO:
+        detection = detect_format(args.trace_dir)
+        print(f"detected format {detection.describe()}")
+        source_format = detection.format
     store = registry.ingest(
-        args.format,
+        source_format,
         args.trace_dir,
         args.output,
         max_rejected_fraction=args.max_rejected_fraction,

@@ -5,8 +5,7 @@ from __future__ import annotations
 import argparse
 
 from muosm_perf.model.store import TraceStore
-from muosm_perf.pipeline import predict_for_report
-from muosm_perf.report.store_report import write_report
+from muosm_perf.pipeline import write_store_report
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
@@ -35,7 +34,6 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 def run(args: argparse.Namespace) -> int:
     """Write the report and print its path."""
     store = TraceStore(args.store)
-    prediction = None if args.no_replay else predict_for_report(store)
-    path = write_report(store, args.output, prediction=prediction)
+    path = write_store_report(store, args.output, replay_enabled=not args.no_replay)
     print(f"wrote {path / 'index.html'} and {path / 'report.md'}")
     return 0

@@ -81,7 +81,12 @@ PROCESSES = pl.Schema(
         "run_time_us": TIME,
     }
 )
-"""One row per attempt of a process: a SUBMIT (or a first sighting) to its end."""
+"""One row per attempt of a process: a SUBMIT (or a first sighting) to its end.
+
+``run_time_us`` is ``end_time_us - schedule_time_us``, except in traces that record a
+duration without its instants (SWF logs without wait times): there both instants are
+null and ``run_time_us`` is the recorded duration.
+"""
 
 GROUPS = pl.Schema(
     {
@@ -161,12 +166,19 @@ USAGE = pl.Schema(
         "aggregated": pl.Boolean,
         "sampled_cpu_usage": pl.Float64,
         "over_capacity": pl.Boolean,
+        "cpu_usage_percentiles": pl.Array(pl.Float64, 11),
+        "cpu_usage_tail_percentiles": pl.Array(pl.Float64, 9),
     }
 )
 """Measured resource usage of a process over a window (5 minutes in Google 2011).
 
 ``over_capacity`` flags a usage above the machine's normalized capacity; such rows are
 real measurements and are kept as they are, never clipped.
+
+``cpu_usage_percentiles`` contains the 0th, 10th, ..., 100th percentiles of the CPU
+usage samples of the window and ``cpu_usage_tail_percentiles`` the 91st to 99th
+(Google 2019 ``cpu_usage_distribution`` and ``tail_cpu_usage_distribution``). Both
+are null where the trace has no distribution.
 """
 
 QUARANTINE = pl.Schema(
@@ -182,6 +194,20 @@ QUARANTINE = pl.Schema(
 )
 """Rejected input rows with the reason, kept instead of being dropped."""
 
+GROUP_DEPENDENCIES = pl.Schema(
+    {
+        "group_id": pl.Int64,
+        "depends_on_group_id": pl.Int64,
+        "kind": pl.String,
+    }
+)
+"""Edges between process groups.
+
+``kind`` is ``start_after`` or ``dag`` when ``group_id`` may start only after
+``depends_on_group_id`` has finished, and ``parent`` when ``group_id`` is stopped as
+soon as its parent ``depends_on_group_id`` ends.
+"""
+
 CANONICAL = {
     "transitions": TRANSITIONS,
     "group_transitions": GROUP_TRANSITIONS,
@@ -193,3 +219,8 @@ CANONICAL = {
     "quarantine": QUARANTINE,
 }
 """Schemas of the tables every store has (possibly empty)."""
+
+OPTIONAL = {
+    "group_dependencies": GROUP_DEPENDENCIES,
+}
+"""Schemas of canonical tables that only formats which have such data write."""

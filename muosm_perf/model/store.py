@@ -172,7 +172,7 @@ class StoreWriter:
 
     def write_part(self, table: str, frame: pl.DataFrame) -> Path:
         """Append ``frame`` to ``table`` as a new Parquet part and return its path."""
-        expected = schema.CANONICAL.get(table)
+        expected = schema.CANONICAL.get(table) or schema.OPTIONAL.get(table)
         if expected is not None and frame.schema != expected:
             raise StoreError(
                 f"table {table!r}: frame schema {dict(frame.schema)} does not match "
@@ -185,6 +185,18 @@ class StoreWriter:
         part = folder / f"part-{number:05d}.parquet"
         frame.write_parquet(part, statistics=True)
         return part
+
+    def replace_table(self, table: str, frame: pl.DataFrame) -> Path:
+        """Replace every part of ``table`` written so far by ``frame``.
+
+        Readers use it to correct a derived table in a way only their format needs;
+        the store is still written atomically at the end.
+        """
+        folder = self.temp_path / table
+        if folder.exists():
+            shutil.rmtree(folder)
+        self._parts[table] = 0
+        return self.write_part(table, frame)
 
     def sink_part(self, table: str, frame: pl.LazyFrame) -> Path:
         """Stream a lazy ``frame`` into a new Parquet part of ``table``."""

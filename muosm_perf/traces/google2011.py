@@ -298,6 +298,12 @@ def _task_usage(frame: pl.DataFrame, file_index: int) -> pl.DataFrame:
         pl.col("sample_portion"),
         pl.col("aggregation_type").alias("aggregated"),
         pl.col("sampled_cpu_usage"),
+        pl.lit(None, dtype=schema.USAGE["cpu_usage_percentiles"]).alias(
+            "cpu_usage_percentiles"
+        ),
+        pl.lit(None, dtype=schema.USAGE["cpu_usage_tail_percentiles"]).alias(
+            "cpu_usage_tail_percentiles"
+        ),
     )
 
 
