@@ -24,6 +24,7 @@ from scipy import stats
 
 from muosm_perf.analysis.survival import check_durations, kaplan_meier
 from muosm_perf.errors import ParameterError
+from muosm_perf.fitting.goodness import anderson_darling
 
 logger = logging.getLogger(__name__)
 
@@ -197,20 +198,6 @@ def ks_distance_to_km(
     return float(max(distance, tail))
 
 
-def anderson_darling(distribution: stats.rv_continuous, sample: np.ndarray) -> float:
-    """Return the Anderson-Darling statistic A^2 of an uncensored sample.
-
-    A^2 = -n - (1/n) sum_i (2i - 1) [ln F(x_(i)) + ln(1 - F(x_(n+1-i)))], with the
-    sample sorted (Anderson and Darling, JASA 1954; Stephens, JASA 1974).
-    """
-    ordered = np.sort(sample)
-    n = ordered.size
-    log_cdf = distribution.logcdf(ordered)
-    log_sf = distribution.logsf(ordered[::-1])
-    weights = 2 * np.arange(1, n + 1) - 1
-    return float(-n - (weights * (log_cdf + log_sf)).sum() / n)
-
-
 def _fit_one(
     family: str, durations: np.ndarray, censored: np.ndarray
 ) -> tuple[dict[str, float], stats.rv_continuous]:
@@ -350,7 +337,7 @@ def fit_censored_durations(
                 ks_p_value=p_value,
                 anderson_darling=None
                 if flags.any()
-                else anderson_darling(distribution, durations),
+                else anderson_darling(np.sort(durations), distribution),
             )
         )
     result.fits.sort(key=lambda fit: fit.aic)

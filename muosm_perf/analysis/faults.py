@@ -41,12 +41,17 @@ from muosm_perf.analysis.survival import (
     mean_time_chi_square,
 )
 from muosm_perf.errors import ParameterError
+from muosm_perf.fitting import fit_durations
 from muosm_perf.model.store import TraceStore
 
 logger = logging.getLogger(__name__)
 
 DEFAULT_BOOTSTRAP_SAMPLES = 1000
 """Bootstrap draws over machines for the MTBF and MTTR intervals."""
+
+MIN_ALL_FAMILIES = 10
+"""Fewest uncensored durations for which every family of the generic fitting is
+fitted."""
 
 DURATION_SAMPLES = (
     "uptime",
@@ -378,7 +383,9 @@ def analyze_faults(
         JSON-serializable: ``observation_s``, ``parameters``, ``overall``
         (:func:`mean_times`), ``levels`` (level -> list of groups),
         ``distributions`` (sample -> Kaplan-Meier median and 90th percentile,
-        and ``fitted``: :meth:`FitComparison.as_dict`), ``bursts``
+        and ``fitted``: :meth:`FitComparison.as_dict`; the time between removals
+        in the cell also has ``all_families``, every family of
+        :func:`muosm_perf.fitting.fit_durations`), ``bursts``
         and ``process_outcomes`` (:func:`failure_causes.cause_summary`, over the
         task window only).
     """
@@ -413,6 +420,9 @@ def analyze_faults(
             "km_p90_s": curve.quantile_s(0.9),
             "fitted": fits.as_dict(),
         }
+    distributions["cell_time_between_removals"]["all_families"] = _all_families(
+        *duration_samples(history)["cell_time_between_removals"][:2]
+    )
 
     burst = bursts_module.burst_summary(
         history.removals,
@@ -439,6 +449,19 @@ def analyze_faults(
         "bursts": burst,
         "process_outcomes": _process_outcomes(store, history, tolerance_s),
     }
+
+
+def _all_families(durations: np.ndarray, censored: np.ndarray) -> dict | None:
+    """Fit every family of :mod:`muosm_perf.fitting` to the uncensored durations.
+
+    Only the gap after the last removal of the cell is censored, so leaving it out
+    changes the sample by one value in thousands. None with fewer than
+    :data:`MIN_ALL_FAMILIES` values, too few to tell six families apart.
+    """
+    sample = durations[~censored & (durations > 0)]
+    if sample.size < MIN_ALL_FAMILIES:
+        return None
+    return fit_durations(sample).as_dict()
 
 
 def _whole_cell(history: FaultHistory) -> dict[str, Any]:

@@ -236,3 +236,17 @@ def test_report_section_renders(google_2011_store, analysis, tmp_path):
     tables = [block for block in section.blocks if isinstance(block, Table)]
     platform_table = next(t for t in tables if t.columns[0] == "platform")
     assert len(platform_table.rows) == 3
+
+
+def test_cell_gaps_fit_agrees_with_generic_fitting(analysis):
+    sample = analysis["distributions"]["cell_time_between_removals"]
+    generic = {c["family"]: c for c in sample["all_families"]["candidates"]}
+    censored = {f["family"]: f for f in sample["fitted"]["fits"]}
+    assert set(generic) >= {"weibull", "exponential", "lognormal", "gamma"}
+    # The two fits differ by the one censored gap after the last removal.
+    assert generic["weibull"]["parameters"]["shape"] == pytest.approx(
+        censored["weibull"]["parameters"]["shape"], rel=1e-3
+    )
+    assert generic["exponential"]["parameters"]["scale"] == pytest.approx(
+        censored["exponential"]["parameters"]["scale_s"], rel=1e-3
+    )
