@@ -4,7 +4,7 @@ A trace records what its removals did: an attempt killed by a removal and the
 resubmission its supervisor made. A failure what-if replays its own removals, so
 those records must go, or every observed kill would happen twice. Here each attempt
 attributed to a machine removal (:func:`failure_causes.attribute_causes`) is merged
-into the attempt that followed it: the successor keeps its own run time and takes
+into the attempt that followed it. The successor keeps its own run time and takes
 the submit time of the first attempt of the chain, as if the process had never been
 killed. Its observed scheduling delay becomes null, because it includes the killed
 runs. A killed attempt with no successor inside the window has an unknown
