@@ -24,8 +24,10 @@ COMMAND_MODULES: tuple[str, ...] = (
     "muosm_perf.cli.report",
     "muosm_perf.cli.compare",
     "muosm_perf.cli.run",
+    "muosm_perf.cli.replay",
     "muosm_perf.cli.queue",
     "muosm_perf.cli.bus",
+    "muosm_perf.cli.download",
     "muosm_perf.cli.faults",
     "muosm_perf.cli.fault_whatif",
 )
