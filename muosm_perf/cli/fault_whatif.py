@@ -6,6 +6,7 @@ import argparse
 import json
 
 from muosm_perf.analysis.outages import observation_window
+from muosm_perf.kernels.policy import SchedulerPolicy
 from muosm_perf.model.store import TraceStore
 from muosm_perf.predict.replay import DEFAULT_POLICY, POLICIES, UNSCHEDULED
 from muosm_perf.whatif.fault_impact import evaluate_scenario, scenario_events
@@ -85,6 +86,21 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         metavar="NAME",
         help=f"scheduling policy of the replays (default {DEFAULT_POLICY})",
     )
+    for flag, default, text in (
+        ("--cpu-overcommit", 1.0, "factor on each machine's CPU capacity"),
+        ("--memory-overcommit", 1.0, "factor on each machine's memory capacity"),
+        ("--job-decision-s", 0.0, "scheduler decision time per job batch, seconds"),
+        ("--task-decision-s", 0.0, "scheduler decision time per task, seconds"),
+    ):
+        parser.add_argument(
+            flag, type=float, default=default, help=f"{text} (default {default:g})"
+        )
+    parser.add_argument(
+        "--schedulers",
+        type=int,
+        default=1,
+        help="schedulers deciding in parallel in the replays (default 1)",
+    )
     parser.add_argument(
         "--unscheduled",
         default="replay",
@@ -118,7 +134,15 @@ def run(args: argparse.Namespace) -> int:
         args.parser.error(f"--fail-level {args.fail_level} needs --fail-key ID")
     store = TraceStore(args.store)
     replay_options = {
-        "policy": args.policy,
+        "policy": SchedulerPolicy.parse(
+            args.policy,
+            cpu_overcommit=args.cpu_overcommit,
+            memory_overcommit=args.memory_overcommit,
+            job_decision_s=args.job_decision_s,
+            task_decision_s=args.task_decision_s,
+            schedulers=args.schedulers,
+            seed=args.seed,
+        ),
         "seed": args.seed,
         "unscheduled": args.unscheduled,
     }

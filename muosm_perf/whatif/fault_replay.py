@@ -20,7 +20,6 @@ machine history (observed, or a scenario of
 
 from __future__ import annotations
 
-import dataclasses
 import logging
 import tempfile
 from pathlib import Path
@@ -44,6 +43,7 @@ from muosm_perf.kernels._replay_kernel import (
     KILLED_WITH_GROUP,
     PLACED_AGAIN,
 )
+from muosm_perf.kernels.policy import SchedulerPolicy
 from muosm_perf.kernels.supervision import SupervisionPolicy, restart_delay_us
 from muosm_perf.model.store import TraceStore
 from muosm_perf.predict.replay import (
@@ -248,7 +248,7 @@ def replay_supervision(
     prepared: PreparedReplay,
     supervision: str | SupervisionPolicy,
     *,
-    policy: str = DEFAULT_POLICY,
+    policy: str | SchedulerPolicy = DEFAULT_POLICY,
     seed: int = 0,
 ) -> dict[str, Any]:
     """Replay prepared inputs under one supervision policy and return its metrics.
@@ -261,19 +261,19 @@ def replay_supervision(
         A :class:`SupervisionPolicy` or its text form (``immediate``,
         ``backoff:1:600``, ``give-up:3``, with ``+group`` for the group scope).
     policy
-        Scheduling policy name (``QUEUE+PLACEMENT``) of
-        :data:`muosm_perf.predict.replay.POLICIES`.
+        Scheduling policy: a name (``QUEUE+PLACEMENT``) of
+        :data:`muosm_perf.predict.replay.POLICIES`, or a complete
+        :class:`~muosm_perf.kernels.policy.SchedulerPolicy` whose supervision is
+        replaced.
     seed
         Seed of the replay's random choices.
     """
     if isinstance(supervision, str):
         supervision = SupervisionPolicy.parse(supervision)
-    scheduling = dataclasses.replace(
-        resolve_policy(policy, seed), supervision=supervision
-    )
+    scheduling = resolve_policy(policy, seed).with_fields(supervision=supervision)
     result = run_prepared(prepared, policy=scheduling, seed=seed)
     metrics = run_metrics(result, prepared, supervision)
-    metrics["policy"] = scheduling.name
+    metrics["policy"] = scheduling.describe()
     return metrics
 
 
@@ -302,7 +302,7 @@ def compare_supervision(
     strategies: tuple[str, ...] = DEFAULT_STRATEGIES,
     *,
     cell_events: pl.DataFrame | None = None,
-    policy: str = DEFAULT_POLICY,
+    policy: str | SchedulerPolicy = DEFAULT_POLICY,
     seed: int = 0,
     tolerance_s: float = DEFAULT_TOLERANCE_S,
     unscheduled: str = "replay",
@@ -376,7 +376,7 @@ def compare_scenario(
     scenario_events: pl.DataFrame,
     strategies: tuple[str, ...] = ("immediate",),
     *,
-    policy: str = DEFAULT_POLICY,
+    policy: str | SchedulerPolicy = DEFAULT_POLICY,
     seed: int = 0,
     tolerance_s: float = DEFAULT_TOLERANCE_S,
     unscheduled: str = "replay",
