@@ -60,12 +60,22 @@ def scheduling_delays(processes: pl.LazyFrame | pl.DataFrame) -> pl.DataFrame:
 
 
 def delay_by_band(delays: pl.DataFrame) -> dict[str, dict[str, float | int | None]]:
-    """Summarize delays (a frame with ``band`` and ``delay_s``) per band."""
+    """Summarize delays (a frame with ``band`` and ``delay_s``) per band.
+
+    The keys are the bands ``free``, ``middle`` and ``production`` (always),
+    ``monitoring`` (when it has delays), ``unbanded`` for attempts without a
+    priority (SWF and Alibaba traces have none), when it has delays, and ``all``,
+    every attempt with a delay whatever its band.
+    """
     result = {}
     for band in BAND_LABELS:
         sample = delays.filter(pl.col("band") == band)["delay_s"].to_numpy()
         if sample.size or band != "monitoring":
             result[band] = distribution_summary(sample)
+    unbanded = delays.filter(pl.col("band").is_null())["delay_s"].to_numpy()
+    if unbanded.size:
+        result["unbanded"] = distribution_summary(unbanded)
+    result["all"] = distribution_summary(delays["delay_s"].to_numpy())
     return result
 
 

@@ -28,12 +28,23 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         action="store_true",
         help="leave out the replay (observed values only)",
     )
+    parser.add_argument(
+        "--policy",
+        default=None,
+        metavar="POLICY",
+        help=(
+            "replay policy: for cluster traces QUEUE+PLACEMENT as 'muosm replay' "
+            "takes it, for SWF logs fcfs or easy (default: the format's default)"
+        ),
+    )
     parser.set_defaults(handler=run)
 
 
 def run(args: argparse.Namespace) -> int:
     """Write the report and print its path."""
     store = TraceStore(args.store)
-    path = write_store_report(store, args.output, replay_enabled=not args.no_replay)
+    path = write_store_report(
+        store, args.output, replay_enabled=not args.no_replay, policy=args.policy
+    )
     print(f"wrote {path / 'index.html'} and {path / 'report.md'}")
     return 0
