@@ -152,3 +152,27 @@ def test_cli_compares_strategies(google_2011_store, capsys):
         "immediate",
         "backoff:10:3600",
     ]
+
+
+def test_cli_scenario_with_replay(google_2011_store, capsys):
+    status = main(
+        [
+            "fault-whatif",
+            str(google_2011_store.path),
+            "--scale-failures",
+            "2",
+            "--replay",
+            "--json",
+        ]
+    )
+    assert status == 0
+    result = json.loads(capsys.readouterr().out)
+    baseline = result["replay"]["baseline"]["runs"][0]
+    scenario = result["replay"]["scenario"]["runs"][0]
+    assert baseline["supervision"] == "immediate"
+    assert scenario["kills"] > baseline["kills"]
+    change = result["replay"]["change"]["immediate"]
+    assert change["kills"] == scenario["kills"] - baseline["kills"]
+    assert change["lost_cpu_core_s"] == pytest.approx(
+        scenario["lost_cpu_core_s"] - baseline["lost_cpu_core_s"]
+    )
