@@ -13,7 +13,7 @@ machine history (observed, or a scenario of
 - **resubmission load**: restarts sent back to the scheduler, per hour and at
   the busiest minute;
 - **time to recover**: from a kill to the next placement of the process, for
-  kills that were restarted; kills still waiting at the window end are counted
+  kills that were restarted. Kills still waiting at the window end are counted
   apart, and so are those given up;
 - **delay**: the predicted scheduling delay per priority band.
 """
