@@ -25,7 +25,7 @@ import polars as pl
 
 from muosm_perf.analysis import bursts as bursts_module
 from muosm_perf.analysis.censored_fits import fit_censored_durations
-from muosm_perf.analysis.characterize import machine_churn
+from muosm_perf.analysis.characterize import distribution_summary, machine_churn
 from muosm_perf.analysis.failure_causes import DEFAULT_TOLERANCE_S, cause_summary
 from muosm_perf.analysis.outages import (
     ObservationWindow,
@@ -381,7 +381,8 @@ def analyze_faults(
     -------
     dict
         JSON-serializable: ``observation_s``, ``parameters``, ``overall``
-        (:func:`mean_times`), ``levels`` (level -> list of groups),
+        (:func:`mean_times`), ``levels`` (``platform`` and ``domain``: a list of
+        groups; ``machine``: the spread of removals over machines; ``cell``),
         ``distributions`` (sample -> Kaplan-Meier median and 90th percentile,
         and ``fitted``: :meth:`FitComparison.as_dict`; the time between removals
         in the cell also has ``all_families``, every family of
@@ -401,6 +402,7 @@ def analyze_faults(
         column: level_summaries(history, column, confidence=confidence)
         for column in history.levels
     }
+    levels["machine"] = _machine_level(history)
     levels["cell"] = [_whole_cell(history)]
 
     distributions = {}
@@ -462,6 +464,32 @@ def _all_families(durations: np.ndarray, censored: np.ndarray) -> dict | None:
     if sample.size < MIN_ALL_FAMILIES:
         return None
     return fit_durations(sample).as_dict()
+
+
+def _machine_level(history: FaultHistory, top: int = 5) -> dict[str, Any]:
+    """Spread of removals over machines, and the machines removed most often."""
+    machines = history.machines
+    removals = machines["removals"].to_numpy()
+    worst = machines.sort(["removals", "cell_id"], descending=[True, False]).head(top)
+    return {
+        "removals_per_machine": {
+            **distribution_summary(removals),
+            "max": int(removals.max()) if removals.size else None,
+        },
+        "machines_with_10_or_more_removals": int((removals >= 10).sum()),
+        "most_removed": [
+            {
+                "cell_id": int(row["cell_id"]),
+                "platform": row["platform"],
+                "domain": row["domain"],
+                "removals": int(row["removals"]),
+                "mtbf_s": row["mtbf_s"],
+                "mttr_s": row["mttr_s"],
+                "availability": row["availability"],
+            }
+            for row in worst.iter_rows(named=True)
+        ],
+    }
 
 
 def _whole_cell(history: FaultHistory) -> dict[str, Any]:

@@ -359,7 +359,7 @@ def fault_cells_section(
         ),
     ]
     for level, groups in analysis["levels"].items():
-        if level == "cell":
+        if level in ("cell", "machine"):
             continue
         blocks.append(
             Table(
@@ -375,6 +375,37 @@ def fault_cells_section(
                 _level_rows(groups),
             )
         )
+    machine = analysis["levels"].get("machine")
+    if machine is not None:
+        spread = machine["removals_per_machine"]
+        blocks += [
+            f"Removals per machine: median {format_number(spread['p50'])}, 99th "
+            f"percentile {format_number(spread['p99'])}, at most "
+            f"{format_number(spread['max'])}; "
+            f"{format_number(machine['machines_with_10_or_more_removals'])} "
+            "machines were removed 10 times or more.",
+            Table(
+                [
+                    "machine",
+                    "platform",
+                    "removals",
+                    "MTBF (hours)",
+                    "MTTR (hours)",
+                    "availability",
+                ],
+                [
+                    [
+                        str(row["cell_id"]),
+                        _short_key(row["platform"]),
+                        format_number(row["removals"]),
+                        _hours_text(row["mtbf_s"]),
+                        _hours_text(row["mttr_s"]),
+                        format_number(row["availability"], 3),
+                    ]
+                    for row in machine["most_removed"]
+                ],
+            ),
+        ]
     blocks += [
         ReportFigure(
             "failure-timeline.png",

@@ -250,3 +250,16 @@ def test_cell_gaps_fit_agrees_with_generic_fitting(analysis):
     assert generic["exponential"]["parameters"]["scale"] == pytest.approx(
         censored["exponential"]["parameters"]["scale_s"], rel=1e-3
     )
+
+
+def test_machine_level_spread(analysis, machine_rows):
+    machine = analysis["levels"]["machine"]
+    removes = {}
+    for _, cell, event in machine_rows:
+        removes[cell] = removes.get(cell, 0) + (event == 1)
+    assert machine["removals_per_machine"]["max"] == max(removes.values())
+    assert machine["machines_with_10_or_more_removals"] == sum(
+        1 for count in removes.values() if count >= 10
+    )
+    top = machine["most_removed"][0]
+    assert removes[top["cell_id"]] == top["removals"]
