@@ -325,6 +325,13 @@ def test_report_files_and_numbers(swf_stores, tmp_path):
     assert "| source format | swf | swf |" in markdown
     events = [s["message_bus"]["events"] for s in data["systems"]]
     assert f"| events with a known time | {events[0]} | {events[1]} |" in markdown
+    for system in data["systems"]:
+        bus = system["message_bus"]
+        assert bus["process_events"] + bus["group_events"] == bus["events"]
+    processes = [s["message_bus"]["process_events"] for s in data["systems"]]
+    assert f"| of which process events | {processes[0]} | {processes[1]} |" in (
+        markdown
+    )
     assert "| policy | EASY |" in markdown
     assert data["systems"][1]["prediction"]["wait_s"]["mean"] == pytest.approx(3.0)
     assert "| queue length, mean | " in markdown

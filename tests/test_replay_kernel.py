@@ -23,6 +23,7 @@ from muosm_perf.kernels.replay import (
     INT64_MAX,
     ReplayInput,
     duration_class,
+    queue_levels,
     replay_arrays,
 )
 from muosm_perf.kernels.supervision import SupervisionPolicy
@@ -31,6 +32,7 @@ from muosm_perf.model.lifecycle import CellEvent
 ADD, REMOVE, UPDATE = int(CellEvent.ADD), int(CellEvent.REMOVE), int(CellEvent.UPDATE)
 NAN = float("nan")
 OUTCOME = (
+    "conflicts",
     "given_up",
     "batches",
     "scheduler_busy_us",
@@ -386,6 +388,7 @@ def policies(draw):
         job_decision_s=draw(st.sampled_from([0.0, 2e-6])),
         task_decision_s=draw(st.sampled_from([0.0, 1e-6])),
         schedulers=draw(st.integers(1, 3)),
+        optimistic=draw(st.booleans()),
         supervision=supervision,
         seed=draw(st.integers(0, 2**40)),
     )
@@ -716,3 +719,32 @@ def test_simpy_oracle_every_policy(queue, placement):
     assert_same(kernel, replay_reference(inputs, policy))
     assert kernel.totals["placements"] > 0
     assert kernel.totals["evictions"] > 0
+
+
+def test_queue_levels_counting_and_sorting_agree():
+    rng = np.random.default_rng(3)
+    key1 = rng.integers(-5, 5, 200)
+    key2 = rng.integers(0, 3, 200)
+    level, count = queue_levels(key1, key2)
+    wide, wide_count = queue_levels(key1 * 2**40, key2)
+    np.testing.assert_array_equal(level, wide)
+    assert count == wide_count
+    order = sorted(set(zip(key1.tolist(), key2.tolist(), strict=True)))
+    expected = [
+        order.index(pair) for pair in zip(key1.tolist(), key2.tolist(), strict=True)
+    ]
+    assert level.tolist() == expected
+
+
+def test_optimistic_conflict_is_retried():
+    # Two single-task jobs that each fill most of the only machine, decided in
+    # parallel on the same state: the second commit conflicts, is decided again
+    # (no room), waits in the pending queue and starts when the first ends.
+    tasks = [(0, 0.75, 0.5, 0, 20, None), (0, 0.75, 0.5, 0, 20, None)]
+    inputs = make_input(1, [(0, 0, ADD, 1.0, 1.0)], tasks, group=[1, 2])
+    policy = SchedulerPolicy(job_decision_s=5e-6, schedulers=2, optimistic=True)
+    result = run_both(inputs, policy)
+    assert_same(result, replay_simpy(inputs, policy))
+    assert result.totals["conflicts"] == 1
+    assert result.schedule_time_us.tolist() == [5, 25]
+    assert result.totals["batches"] == 3

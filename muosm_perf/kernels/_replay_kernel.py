@@ -1,8 +1,8 @@
 """The compiled event loop of the replay; :mod:`muosm_perf.kernels.replay` wraps it.
 
 Machine state lives in per-machine arrays and in the placement trees of
-:mod:`muosm_perf.kernels.placement`, whose leaves are the free capacity as the
-scheduler sees it (capacity times the overcommitment factor, minus requests). The
+:mod:`muosm_perf.kernels.placement`. Their leaves are the free capacity that
+placement uses: capacity times the overcommitment factor, minus requests. The
 pending queue is the slot queue of :mod:`muosm_perf.kernels._pending`.
 """
 
@@ -25,6 +25,7 @@ from muosm_perf.kernels.placement import (
     balance_score,
     best_fit,
     first_fit,
+    first_fit_from,
     new_tree,
     sampled_fit,
     set_leaf,
@@ -72,6 +73,7 @@ TOTALS = (
     "instants",
     "passes",
     "placements",
+    "conflicts",
 )
 (
     _EVICTIONS,
@@ -85,9 +87,18 @@ TOTALS = (
     _INSTANTS,
     _PASSES,
     _PLACEMENTS,
+    _CONFLICTS,
 ) = range(len(TOTALS))
 
 _MASK = (1 << 64) - 1
+
+RUN_SPAN = 1 << 20
+"""Completion entries are ``process * RUN_SPAN + kills % RUN_SPAN``.
+
+An entry left by a run that a REMOVE killed then differs from the current run's
+entry, with no per-process array of completion times. Two runs of one process would
+be confused only 2^20 kills apart.
+"""
 
 
 @njit
@@ -120,6 +131,8 @@ def _refresh_leaf(
     else:
         set_leaf(tree_cpu, tree_memory, size, m, -np.inf, -np.inf)
         low = np.inf
+    if tree_low_cpu.shape[0] == 0:
+        return  # only best-fit keeps the tree of minimum free CPU
     node = size + m
     tree_low_cpu[node] = low
     node //= 2
@@ -222,7 +235,11 @@ def _choose_among(
 
 @njit
 def _enqueue(p, level, queue, slot_of, cpu, memory):
-    """Put process ``p`` in the next slot of its level; return the queue arrays."""
+    """Put process ``p`` in the next slot of its level; return the queue arrays.
+
+    The slot's leaf in the min-tree stays empty: the pass visits new processes from
+    its own list, and :func:`_insert` adds those it leaves pending.
+    """
     base, fill, slot_process, q_size, q_cpu, q_memory = queue
     if base[level] + fill[level] == base[level + 1]:
         base, slot_process, q_size, q_cpu, q_memory = relayout(
@@ -232,8 +249,14 @@ def _enqueue(p, level, queue, slot_of, cpu, memory):
     fill[level] += 1
     slot_process[slot] = p
     slot_of[p] = slot
-    set_slot(q_cpu, q_memory, q_size, slot, cpu[p], memory[p])
     return base, fill, slot_process, q_size, q_cpu, q_memory
+
+
+@njit
+def _insert(p, queue, slot_of, cpu, memory):
+    """Add the requests of a pending process to the min-tree of the queue."""
+    _, _, _, q_size, q_cpu, q_memory = queue
+    set_slot(q_cpu, q_memory, q_size, slot_of[p], cpu[p], memory[p])
 
 
 @njit
@@ -242,7 +265,8 @@ def _dequeue(p, queue, slot_of):
     slot = slot_of[p]
     slot_process[slot] = -1
     slot_of[p] = -1
-    set_slot(q_cpu, q_memory, q_size, slot, np.inf, np.inf)
+    if q_cpu[q_size + slot] != np.inf:
+        set_slot(q_cpu, q_memory, q_size, slot, np.inf, np.inf)
 
 
 @njit
@@ -347,6 +371,7 @@ def replay_kernel(
     supervision_max_restarts,
     supervision_scope,
     schedulers,
+    optimistic,
     grown_search_limit,
 ):
     """Run the replay; see :mod:`muosm_perf.kernels.replay` for the model."""
@@ -365,19 +390,19 @@ def replay_kernel(
     count = np.zeros(n_machines, np.int64)
     head = np.full(n_machines, -1, np.int64)
     size, tree_cpu, tree_memory = new_tree(n_machines)
-    tree_low_cpu = np.full(2 * size, np.inf)
+    tree_low_cpu = np.full(2 * size if rule == BEST_FIT else 0, np.inf)
     trees = (tree_cpu, tree_memory, tree_low_cpu)
     stack = np.empty(STACK_DEPTH, np.int64)
 
     # Processes.
     state = np.zeros(n, np.int8)
-    completion = np.full(n, NULL_INT, np.int64)
-    on_machine = np.full(n, -1, np.int64)
-    next_on = np.full(n, -1, np.int64)
-    prev_on = np.full(n, -1, np.int64)
+    # int32 where the values allow it, to keep a 25-million-process replay small.
+    on_machine = np.full(n, -1, np.int32)
+    next_on = np.full(n, -1, np.int32)
+    prev_on = np.full(n, -1, np.int32)
     schedule = np.full(n, NULL_INT, np.int64)
-    first_machine = np.full(n, -1, np.int64)
-    kills = np.zeros(n, np.int64)
+    first_machine = np.full(n, -1, np.int32)
+    kills = np.zeros(n, np.int32)
     members, group_from, group_to = _group_members(group, supervision_scope)
     # The kill log: (process, time, kind) triples, see KILL_LOG_KINDS.
     log = np.empty(3 * 64, np.int64)
@@ -407,16 +432,22 @@ def replay_kernel(
     service_from = np.zeros(schedulers, np.int64)
     service_to = np.zeros(schedulers, np.int64)
     busy_schedulers = 0
+    # Optimistic schedulers: the machine each process was decided onto, and the
+    # machine state saved while a decision is made on a private copy.
+    tentative = np.full(n if optimistic else 0, -1, np.int32)
+    saved_machine = np.empty(16, np.int64)
+    saved_used = np.empty(32, np.float64)
 
     # The pending queue, with room per level for its arrivals and some kills.
     arrivals = np.zeros(n_levels, np.int64)
     for p in range(n):
         arrivals[level[p]] += 1
     queue = new_queue(arrivals + np.maximum(arrivals // 16, 4))
-    slot_of = np.full(n, -1, np.int64)
+    slot_of = np.full(n, -1, np.int32)
     q_stack = np.empty(STACK_LENGTH, np.int64)
     new = np.empty(1024, np.int64)
     new_len = 0
+    new_slots = np.empty(1024, np.int64)
     is_new = np.zeros(n, np.bool_)
     # Machines whose free capacity may have grown since the last pass.
     grown = np.empty(max(n_machines, 1), np.int64)
@@ -464,7 +495,8 @@ def replay_kernel(
         # 1. Completions.
         while completions_n > 0 and completions_t[0] == t:
             _, p, completions_n = heap_pop(completions_t, completions_p, completions_n)
-            if state[p] != RUNNING or completion[p] != t:
+            p, run = divmod(p, RUN_SPAN)
+            if state[p] != RUNNING or kills[p] % RUN_SPAN != run:
                 continue  # an entry left by a kill
             m = on_machine[p]
             used_cpu[m] -= cpu[p]
@@ -573,7 +605,6 @@ def replay_kernel(
                             is_grown[mp] = True
                             grown[n_grown] = mp
                             n_grown += 1
-                    completion[p] = NULL_INT
                     on_machine[p] = -1
                     kills[p] += 1
                     totals[_EVICTIONS] += 1
@@ -657,6 +688,60 @@ def replay_kernel(
                     p = intake[i]
                     if state[p] != INTAKE:
                         continue
+                    if optimistic and tentative[p] >= 0:
+                        # Commit the decision if its machine still has room;
+                        # otherwise a conflict, and the process is decided again.
+                        m = tentative[p]
+                        if (
+                            tree_cpu[size + m] >= cpu[p]
+                            and tree_memory[size + m] >= memory[p]
+                        ):
+                            completions_t, completions_p, completions_n = _place(
+                                p,
+                                m,
+                                t,
+                                state,
+                                on_machine,
+                                next_on,
+                                prev_on,
+                                head,
+                                count,
+                                used_cpu,
+                                used_memory,
+                                cpu,
+                                memory,
+                                duration,
+                                end,
+                                kills,
+                                schedule,
+                                first_machine,
+                                completions_t,
+                                completions_p,
+                                completions_n,
+                            )
+                            _refresh_leaf(
+                                trees,
+                                size,
+                                m,
+                                alive,
+                                place_cpu,
+                                place_memory,
+                                used_cpu,
+                                used_memory,
+                            )
+                            totals[_PLACEMENTS] += 1
+                            if kills[p] > 0:
+                                log, log_len = _log_append(
+                                    log, log_len, p, t, PLACED_AGAIN
+                                )
+                        else:
+                            totals[_CONFLICTS] += 1
+                            intake, intake_batch, intake_len = _intake_append(
+                                intake, intake_batch, intake_len, p, next_batch
+                            )
+                            next_batch += 1
+                            open_group = NULL_INT
+                        continue
                     state[p] = PENDING
                     queue = _enqueue(p, level[p], queue, slot_of, cpu, memory)
                     is_new[p] = True
@@ -689,6 +774,63 @@ def replay_kernel(
                 service_from[s] = intake_head
                 service_to[s] = stop
                 service_end[s] = t + cost
+                if optimistic:
+                    # Decide on the state as it is now, in a private copy: place
+                    # the batch tentatively, then restore the machines exactly.
+                    n_saved = 0
+                    for i in range(intake_head, stop):
+                        p = intake[i]
+                        if state[p] != INTAKE:
+                            continue
+                        offset = 0
+                        if rule == SAMPLED:
+                            offset = sample_offset(seed, p, kills[p], n_machines)
+                        m = _choose_machine(
+                            rule,
+                            trees,
+                            size,
+                            cpu[p],
+                            memory[p],
+                            offset,
+                            candidates,
+                            n_machines,
+                            stack,
+                        )
+                        tentative[p] = m
+                        if m < 0:
+                            continue
+                        saved_machine = ensure_capacity(saved_machine, n_saved + 1)
+                        saved_used = ensure_capacity(saved_used, 2 * n_saved + 2)
+                        saved_machine[n_saved] = m
+                        saved_used[2 * n_saved] = used_cpu[m]
+                        saved_used[2 * n_saved + 1] = used_memory[m]
+                        n_saved += 1
+                        used_cpu[m] += cpu[p]
+                        used_memory[m] += memory[p]
+                        _refresh_leaf(
+                            trees,
+                            size,
+                            m,
+                            alive,
+                            place_cpu,
+                            place_memory,
+                            used_cpu,
+                            used_memory,
+                        )
+                    for j in range(n_saved - 1, -1, -1):
+                        m = saved_machine[j]
+                        used_cpu[m] = saved_used[2 * j]
+                        used_memory[m] = saved_used[2 * j + 1]
+                        _refresh_leaf(
+                            trees,
+                            size,
+                            m,
+                            alive,
+                            place_cpu,
+                            place_memory,
+                            used_cpu,
+                            used_memory,
+                        )
                 busy_schedulers += 1
                 intake_head = stop
                 if cost == 0:
@@ -703,26 +845,36 @@ def replay_kernel(
             continue
         totals[_PASSES] += 1
         _, _, slot_process, q_size, q_cpu, q_memory = queue
-        new_slots = np.empty(new_len, np.int64)
+        new_slots = ensure_capacity(new_slots, new_len)
         k = 0
         for i in range(new_len):
             if state[new[i]] == PENDING:
                 new_slots[k] = slot_of[new[i]]
                 k += 1
-        new_slots = np.sort(new_slots[:k])
+        new_slots[:k].sort()
         scan_all = n_grown > grown_search_limit
         next_new = 0
         cursor = -1
+        # First-fit result for the last request searched in this pass. Free
+        # capacity only shrinks during a pass, so a process with the same
+        # requests fits no machine below it (and none at all after a miss).
+        hint_cpu = -1.0
+        hint_memory = -1.0
+        hint_machine = -1
         while True:
+            # New processes come from their sorted list, earlier ones from the
+            # min-tree, which holds only processes pending before this pass.
+            while next_new < k and new_slots[next_new] <= cursor:
+                next_new += 1
+            candidate = new_slots[next_new] if next_new < k else -1
             if scan_all:
                 # Every waiting process may fit somewhere: visit them all.
-                candidate = first_fitting_after(
+                slot = first_fitting_after(
                     q_cpu, q_memory, q_size, cursor, _FLOAT_MAX, _FLOAT_MAX, q_stack
                 )
+                if slot >= 0 and (candidate < 0 or slot < candidate):
+                    candidate = slot
             else:
-                while next_new < k and new_slots[next_new] <= cursor:
-                    next_new += 1
-                candidate = new_slots[next_new] if next_new < k else -1
                 for i in range(n_grown):
                     m = grown[i]
                     slot = first_fitting_after(
@@ -743,7 +895,16 @@ def replay_kernel(
             offset = 0
             if rule == SAMPLED:
                 offset = sample_offset(seed, p, kills[p], n_machines)
-            if is_new[p] or scan_all:
+            if rule == FIRST_FIT and cpu[p] == hint_cpu and memory[p] == hint_memory:
+                m = hint_machine
+                if m >= 0 and (
+                    tree_cpu[size + m] < cpu[p] or tree_memory[size + m] < memory[p]
+                ):
+                    m = first_fit_from(
+                        tree_cpu, tree_memory, size, m + 1, cpu[p], memory[p], stack
+                    )
+                hint_machine = m
+            elif is_new[p] or scan_all:
                 m = _choose_machine(
                     rule,
                     trees,
@@ -768,6 +929,10 @@ def replay_kernel(
                     candidates,
                     n_machines,
                 )
+            if rule == FIRST_FIT:
+                hint_cpu = cpu[p]
+                hint_memory = memory[p]
+                hint_machine = m
             if m < 0:
                 continue
             _dequeue(p, queue, slot_of)
@@ -787,7 +952,7 @@ def replay_kernel(
                 memory,
                 duration,
                 end,
-                completion,
+                kills,
                 schedule,
                 first_machine,
                 completions_t,
@@ -800,6 +965,9 @@ def replay_kernel(
             totals[_PLACEMENTS] += 1
             if kills[p] > 0:
                 log, log_len = _log_append(log, log_len, p, t, PLACED_AGAIN)
+        for i in range(new_len):
+            if state[new[i]] == PENDING:
+                _insert(new[i], queue, slot_of, cpu, memory)
         for i in range(new_len):
             is_new[new[i]] = False
         new_len = 0
@@ -840,7 +1008,7 @@ def _place(
     memory,
     duration,
     end,
-    completion,
+    kills,
     schedule,
     first_machine,
     heap_times,
@@ -866,9 +1034,8 @@ def _place(
         done = NULL_INT
     else:
         done = t + duration[p]
-    completion[p] = done
     if done != NULL_INT:
         heap_times, heap_items, heap_size = heap_push(
-            heap_times, heap_items, heap_size, done, p
+            heap_times, heap_items, heap_size, done, p * RUN_SPAN + kills[p] % RUN_SPAN
         )
     return heap_times, heap_items, heap_size

@@ -36,7 +36,7 @@ GIVE_UP = -1
 
 @dataclass(frozen=True)
 class SupervisionPolicy:
-    """How a killed process is resubmitted.
+    """Rule for resubmitting a process killed by its fault cell.
 
     Attributes
     ----------

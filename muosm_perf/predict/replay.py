@@ -8,8 +8,8 @@ The kernel inputs come from the ``processes`` and ``cell_events`` tables:
   before the window), and -1 ("runs past the horizon") if it ended after the window
   or was never scheduled;
 - an attempt the trace never scheduled but ended (killed while pending) carries its
-  END as a cancellation time: still pending then, it leaves the queue; placed
-  earlier by the replay, it runs until then;
+  END as a cancellation time. If it is still pending then, it leaves the queue. If
+  the replay placed it earlier, it runs until then;
 - null CPU or memory requests count as 0 and are counted;
 - attempts already running when the window opens bypass the scheduler's decision
   time, because the trace placed them before the window;
@@ -230,7 +230,11 @@ class ReplayResult:
                     "observed": self.observed_counts["machine_failure_evictions"],
                     "predicted": predicted_evictions,
                 },
-                "conflicts": {"observed": None, "predicted": 0},
+                # The trace records no scheduler conflicts.
+                "conflicts": {
+                    "observed": None,
+                    "predicted": self.totals["conflicts"],
+                },
                 "scheduler_busyness": self.scheduler_busyness,
             },
             "totals": dict(self.totals),
@@ -308,7 +312,7 @@ def _machine_events(
 
 
 UNSCHEDULED = ("replay", "hold")
-"""What :func:`prepare_replay` does with attempts the trace never scheduled and that
+"""Choices of :func:`prepare_replay` for attempts the trace never scheduled and that
 were still pending at the window end."""
 
 

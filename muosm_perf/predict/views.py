@@ -75,6 +75,11 @@ COUNTER_MEANINGS = {
     "passes": "scheduling passes over the pending queue",
     "placements": "processes placed on a machine, counting each placement after "
     "an eviction",
+    "given_up": "processes the supervision policy did not restart after a kill",
+    "batches": "scheduler decisions, each on a batch of one job's processes",
+    "scheduler_busy_us": "sum of the schedulers' decision times, microseconds",
+    "conflicts": "optimistic decisions whose machine had no room left at commit, "
+    "decided again",
     "jobs": "jobs in the log",
     "jobs_replayed": "jobs the backfilling replay started",
     "jobs_not_replayable": "jobs with an unknown run time, no processors, or more "

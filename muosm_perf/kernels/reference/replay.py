@@ -121,6 +121,7 @@ def replay_reference(
     schedule = [NULL_INT] * n
     first_machine = [-1] * n
     kills = [0] * n
+    tentative = [None] * n
     pending = []
     next_seq = 0
     intake = []  # [batch, process] in intake order
@@ -161,6 +162,44 @@ def replay_reference(
         cyclic = sorted(fitting, key=lambda m: (m - offset) % machines)
         sampled = cyclic[: policy.candidates]
         return min(sampled, key=lambda m: (balance(m, p), m))
+
+    def place(p, m, t):
+        state[p] = "running"
+        machine_of[p] = m
+        tasks_on[m].append(p)
+        used_cpu[m] += cpu[p]
+        used_memory[m] += memory[p]
+        if schedule[p] == NULL_INT:
+            schedule[p] = t
+            first_machine[p] = m
+        if kills[p] > 0:
+            kill_log.append((p, t, PLACED_AGAIN))
+        if end[p] != NULL_INT:
+            completion[p] = end[p]
+        elif duration[p] == -1 or t + duration[p] > 2**63 - 1:
+            completion[p] = None
+        else:
+            completion[p] = t + duration[p]
+        if completion[p] is not None:
+            heapq.heappush(completions, (completion[p], p))
+        totals["placements"] += 1
+
+    def decide_privately(members):
+        """Choose machines for a batch on a copy of the state; restore it."""
+        saved = []
+        for p in members:
+            if state[p] != "intake":
+                continue
+            m = choose(p)
+            tentative[p] = m
+            if m is None:
+                continue
+            saved.append((m, used_cpu[m], used_memory[m]))
+            used_cpu[m] += cpu[p]
+            used_memory[m] += memory[p]
+        for m, old_cpu, old_memory in reversed(saved):
+            used_cpu[m] = old_cpu
+            used_memory[m] = old_memory
 
     def to_intake(p, batch):
         state[p] = "intake"
@@ -313,11 +352,22 @@ def replay_reference(
                 if in_service[s] is None or in_service[s][0] != t:
                     continue
                 for p in in_service[s][1]:
-                    if state[p] == "intake":
-                        state[p] = "pending"
-                        enqueued_at[p] = next_seq
-                        next_seq += 1
-                        pending.append(p)
+                    if state[p] != "intake":
+                        continue
+                    if policy.optimistic and tentative[p] is not None:
+                        m = tentative[p]
+                        if fits(m, p):
+                            place(p, m, t)
+                        else:
+                            totals["conflicts"] += 1
+                            to_intake(p, next_batch)
+                            next_batch += 1
+                            open_batch = None
+                        continue
+                    state[p] = "pending"
+                    enqueued_at[p] = next_seq
+                    next_seq += 1
+                    pending.append(p)
                 in_service[s] = None
                 happened = True
             started_at_once = False
@@ -337,6 +387,8 @@ def replay_reference(
                 totals["batches"] += 1
                 totals["scheduler_busy_us"] += cost
                 in_service[s] = (t + cost, members)
+                if policy.optimistic:
+                    decide_privately(members)
                 started_at_once = started_at_once or cost == 0
             if not started_at_once:
                 break
@@ -351,25 +403,7 @@ def replay_reference(
             if m is None:
                 still_pending.append(p)
                 continue
-            state[p] = "running"
-            machine_of[p] = m
-            tasks_on[m].append(p)
-            used_cpu[m] += cpu[p]
-            used_memory[m] += memory[p]
-            if schedule[p] == NULL_INT:
-                schedule[p] = t
-                first_machine[p] = m
-            if kills[p] > 0:
-                kill_log.append((p, t, PLACED_AGAIN))
-            if end[p] != NULL_INT:
-                completion[p] = end[p]
-            elif duration[p] == -1 or t + duration[p] > 2**63 - 1:
-                completion[p] = None
-            else:
-                completion[p] = t + duration[p]
-            if completion[p] is not None:
-                heapq.heappush(completions, (completion[p], p))
-            totals["placements"] += 1
+            place(p, m, t)
         pending = still_pending
 
     while len(samples) < len(grid):

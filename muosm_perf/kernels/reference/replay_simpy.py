@@ -6,7 +6,7 @@ arrivals, machine events, completions, cancellations, backoff restarts and the e
 of scheduler decisions. The first record of an instant also schedules the instant's
 handler as a zero-delay event. SimPy runs events of one time in the order they were
 scheduled, and every record of an instant was scheduled before the handler, so the
-handler sees them all. It then applies the model's steps in their fixed order
+handler receives them all. It then applies the model's steps in their fixed order
 (:mod:`muosm_perf.kernels.replay`). A completion at the same instant (a process of
 duration 0) is a new timeout, so it starts a second round of the instant, as in the
 model.
@@ -85,6 +85,7 @@ class SimpyReplay:
         self.first_machine = [-1] * n
         self.kills = [0] * n
         self.kill_log: list[tuple[int, int, int]] = []
+        self.tentative: list[int | None] = [None] * n
         self.pending: list[int] = []
         self.next_seq = 0
         self.intake: list[tuple[int, int]] = []
@@ -138,7 +139,7 @@ class SimpyReplay:
     # Machine state.
 
     def free(self, m: int) -> tuple[float, float]:
-        """Return the free CPU and memory of machine ``m`` as the scheduler sees it."""
+        """Return the free CPU and memory of machine ``m`` with overcommitment."""
         return (
             self.place_cpu[m] - self.used_cpu[m],
             self.place_memory[m] - self.used_memory[m],
@@ -354,8 +355,18 @@ class SimpyReplay:
                 if service is None or s not in due or service[0] != t:
                     continue
                 for p in service[1]:
-                    if self.state[p] == "intake":
+                    if self.state[p] != "intake":
+                        continue
+                    m = self.tentative[p]
+                    if not self.policy.optimistic or m is None:
                         self.to_pending(p)
+                    elif self.fits(m, p):
+                        self.place(p, m, t)
+                    else:
+                        self.totals["conflicts"] += 1
+                        self.to_intake(p, self.next_batch)
+                        self.next_batch += 1
+                        self.open_batch = None
                 self.in_service[s] = None
                 ended_any = True
             due = set()
@@ -376,6 +387,8 @@ class SimpyReplay:
                 self.totals["batches"] += 1
                 self.totals["scheduler_busy_us"] += cost
                 self.in_service[s] = (t + cost, members)
+                if self.policy.optimistic:
+                    self.decide_privately(members)
                 if cost == 0:
                     started_at_once = True
                     due.add(s)
@@ -383,6 +396,46 @@ class SimpyReplay:
                     self.at(t + cost, "decision", s)
             if not started_at_once:
                 return ended_any
+
+    def place(self, p: int, m: int, t: int) -> None:
+        """Start process ``p`` on machine ``m`` at ``t``."""
+        self.state[p] = "running"
+        self.machine_of[p] = m
+        self.tasks_on[m].add(p)
+        self.used_cpu[m] += self.cpu[p]
+        self.used_memory[m] += self.memory[p]
+        if self.schedule[p] == NULL_INT:
+            self.schedule[p] = t
+            self.first_machine[p] = m
+        if self.kills[p] > 0:
+            self.kill_log.append((p, t, PLACED_AGAIN))
+        if self.end[p] != NULL_INT:
+            done = self.end[p]
+        elif self.duration[p] == -1 or t + self.duration[p] > 2**63 - 1:
+            done = None
+        else:
+            done = t + self.duration[p]
+        self.completion[p] = done
+        if done is not None:
+            self.at(done, "completion", p)
+        self.totals["placements"] += 1
+
+    def decide_privately(self, members: list[int]) -> None:
+        """Choose machines for a batch on a copy of the state; restore it."""
+        saved = []
+        for p in members:
+            if self.state[p] != "intake":
+                continue
+            m = self.choose(p)
+            self.tentative[p] = m
+            if m is None:
+                continue
+            saved.append((m, self.used_cpu[m], self.used_memory[m]))
+            self.used_cpu[m] += self.cpu[p]
+            self.used_memory[m] += self.memory[p]
+        for m, old_cpu, old_memory in reversed(saved):
+            self.used_cpu[m] = old_cpu
+            self.used_memory[m] = old_memory
 
     def scheduling_pass(self, t: int) -> None:
         """Place the pending processes in queue order where they fit."""
@@ -396,26 +449,7 @@ class SimpyReplay:
             if m is None:
                 still_pending.append(p)
                 continue
-            self.state[p] = "running"
-            self.machine_of[p] = m
-            self.tasks_on[m].add(p)
-            self.used_cpu[m] += self.cpu[p]
-            self.used_memory[m] += self.memory[p]
-            if self.schedule[p] == NULL_INT:
-                self.schedule[p] = t
-                self.first_machine[p] = m
-            if self.kills[p] > 0:
-                self.kill_log.append((p, t, PLACED_AGAIN))
-            if self.end[p] != NULL_INT:
-                done = self.end[p]
-            elif self.duration[p] == -1 or t + self.duration[p] > 2**63 - 1:
-                done = None
-            else:
-                done = t + self.duration[p]
-            self.completion[p] = done
-            if done is not None:
-                self.at(done, "completion", p)
-            self.totals["placements"] += 1
+            self.place(p, m, t)
         self.pending = still_pending
 
     def run(self) -> ReplayOutput:
