@@ -511,7 +511,7 @@ def replay_arrays(
         float(supervision[2]),
         np.int64(supervision[3]),
         np.int64(supervision[4]),
-        np.int64(supervision[5]),
+        np.int64(policy.supervision.scope_code),
         np.int64(policy.schedulers),
         bool(policy.optimistic),
         np.int64(grown_search_limit),

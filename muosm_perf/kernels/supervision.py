@@ -141,11 +141,11 @@ class SupervisionPolicy:
             return f"give-up:{self.max_restarts}{suffix}"
         return f"immediate{suffix}"
 
-    def kernel_arguments(self) -> tuple[int, int, float, int, int, int]:
-        """Return the kernel's arguments of the policy.
+    def kernel_arguments(self) -> tuple[int, int, float, int, int]:
+        """Return ``(kind code, base delay µs, factor, max delay µs, max restarts)``.
 
-        ``(kind code, base delay µs, factor, max delay µs, max restarts, scope
-        code)``, with the codes the positions in :data:`KINDS` and :data:`SCOPES`.
+        The kind code is the position in :data:`KINDS`; the scope is apart, in
+        :attr:`scope_code`.
         """
         return (
             KINDS.index(self.kind),
@@ -153,8 +153,12 @@ class SupervisionPolicy:
             float(self.factor),
             round(self.max_delay_s * 1e6),
             int(self.max_restarts),
-            SCOPES.index(self.scope),
         )
+
+    @property
+    def scope_code(self) -> int:
+        """The scope's position in :data:`SCOPES`, as the kernel takes it."""
+        return SCOPES.index(self.scope)
 
 
 @njit

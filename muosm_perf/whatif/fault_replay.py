@@ -204,7 +204,7 @@ def run_metrics(
     hours = (window["end"] - window["start"]) / 3.6e9
     restarted = kills.filter(~pl.col("given_up"))
     recovered = restarted.filter(pl.col("recovered_us").is_not_null())
-    arguments = supervision.kernel_arguments()[:5]
+    arguments = supervision.kernel_arguments()
     delays = [
         restart_delay_us(arguments[0], n, *arguments[1:]) for n in _kill_numbers(kills)
     ]
