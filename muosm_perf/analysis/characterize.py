@@ -135,6 +135,7 @@ def characterize(store: TraceStore) -> dict[str, Any]:
         ``churn``, ``occupancy`` (running attempts and requested utilization:
         time averages and the series itself, utilization as a fraction of the
         alive capacity),
+        ``fault_cells`` (:func:`muosm_perf.analysis.faults.fault_cell_summary`),
         ``window_s``, ``rows_quarantined`` and ``anomalies``.
     """
     transitions = store.scan("transitions")
@@ -167,6 +168,7 @@ def characterize(store: TraceStore) -> dict[str, Any]:
         "scheduling_delay_s": delay_by_band(scheduling_delays(processes)),
         "outcomes_by_band": outcomes_by_band(processes),
         "churn": churn,
+        "fault_cells": _fault_cells(store),
         "rows_quarantined": store.scan("quarantine").select(pl.len()).collect().item(),
         "anomalies": store.manifest.get("anomalies", {}),
     }
@@ -189,6 +191,15 @@ def characterize(store: TraceStore) -> dict[str, Any]:
             },
         }
     return result
+
+
+def _fault_cells(store: TraceStore) -> dict[str, Any] | None:
+    # Imported here because the fault analysis reuses distribution_summary above.
+    from muosm_perf.analysis.faults import fault_cell_summary  # noqa: PLC0415
+
+    if store.scan("cell_events").select(pl.len()).collect().item() == 0:
+        return None
+    return fault_cell_summary(store)
 
 
 def occupancy(store: TraceStore, *, step_s: float | None = None) -> pl.DataFrame:

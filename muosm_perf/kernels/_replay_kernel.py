@@ -44,6 +44,19 @@ INTAKE, RESTART_WAIT, GAVE_UP = 5, 6, 7
 # Placement rules, as in muosm_perf.kernels.policy.PLACEMENTS.
 FIRST_FIT, BEST_FIT, WORST_FIT, SAMPLED = 0, 1, 2, 3
 
+# Supervision scopes, as in muosm_perf.kernels.supervision.SCOPES.
+PROCESS_SCOPE, GROUP_SCOPE = 0, 1
+
+# Kinds of the entries of the kill log.
+KILLED, KILLED_WITH_GROUP, GAVE_UP_AFTER_KILL, PLACED_AGAIN = 0, 1, 2, 3
+KILL_LOG_KINDS = ("killed", "killed_with_group", "given_up", "placed_again")
+"""Names of the kill-log entry kinds, in the order of their codes.
+
+``killed``: a REMOVE killed the process. ``killed_with_group``: a REMOVE killed
+another process of its group, and the supervisor restarts the whole group.
+``given_up``: the supervisor gave the process up after that kill.
+``placed_again``: the process was placed again after a kill."""
+
 _ADD = int(CellEvent.ADD)
 _REMOVE = int(CellEvent.REMOVE)
 _UPDATE = int(CellEvent.UPDATE)
@@ -266,6 +279,66 @@ def _intake_append(intake, intake_batch, intake_len, p, batch):
 
 
 @njit
+def _log_append(log, log_len, p, t, kind):
+    """Append one kill-log entry (process, time, kind); return the log arrays."""
+    log = ensure_capacity(log, 3 * (log_len + 1))
+    log[3 * log_len] = p
+    log[3 * log_len + 1] = t
+    log[3 * log_len + 2] = kind
+    return log, log_len + 1
+
+
+@njit
+def _group_members(group, scope):
+    """Index the processes by group, for the group scope of supervision.
+
+    Returns ``members``, the processes sorted by group, and per process the range
+    ``group_from:group_to`` of its group in ``members``. All three are empty
+    unless the scope is the group.
+    """
+    n = group.shape[0] if scope == GROUP_SCOPE else 0
+    members = np.argsort(group[:n], kind="mergesort").astype(np.int64)
+    group_from = np.empty(n, np.int64)
+    group_to = np.empty(n, np.int64)
+    i = 0
+    while i < n:
+        j = i
+        while j < n and group[members[j]] == group[members[i]]:
+            j += 1
+        for k in range(i, j):
+            group_from[members[k]] = i
+            group_to[members[k]] = j
+        i = j
+    return members, group_from, group_to
+
+
+@njit
+def _running_siblings(victims, members, group_from, group_to, state):
+    """Return the running processes of the victims' groups, sorted and unique."""
+    seen_from = np.empty(victims.shape[0], np.int64)
+    n_seen = 0
+    found = np.empty(0, np.int64)
+    n_found = 0
+    for p in victims:
+        start = group_from[p]
+        done = False
+        for i in range(n_seen):
+            if seen_from[i] == start:
+                done = True
+        if done:
+            continue
+        seen_from[n_seen] = start
+        n_seen += 1
+        for i in range(start, group_to[p]):
+            q = members[i]
+            if state[q] == RUNNING:
+                found = ensure_capacity(found, n_found + 1)
+                found[n_found] = q
+                n_found += 1
+    return np.sort(found[:n_found])
+
+
+@njit
 def replay_kernel(
     n_machines,
     event_time,
@@ -296,6 +369,7 @@ def replay_kernel(
     supervision_factor,
     supervision_max_us,
     supervision_max_restarts,
+    supervision_scope,
     schedulers,
     optimistic,
     grown_search_limit,
@@ -329,6 +403,10 @@ def replay_kernel(
     schedule = np.full(n, NULL_INT, np.int64)
     first_machine = np.full(n, -1, np.int32)
     kills = np.zeros(n, np.int32)
+    members, group_from, group_to = _group_members(group, supervision_scope)
+    # The kill log: (process, time, kind) triples, see KILL_LOG_KINDS.
+    log = np.empty(3 * 64, np.int64)
+    log_len = 0
 
     # Cancellation instants in time order, then process order.
     with_end = np.nonzero(end != NULL_INT)[0]
@@ -479,10 +557,58 @@ def replay_kernel(
                     k += 1
                     p = next_on[p]
                 victims.sort()
-                for p in victims:
+                head[m] = -1
+                count[m] = 0
+                used_cpu[m] = 0.0
+                used_memory[m] = 0.0
+                alive[m] = False
+                # With the group scope, the running processes of the victims'
+                # groups on other machines die too, after the victims.
+                siblings = np.empty(0, np.int64)
+                if supervision_scope == GROUP_SCOPE:
+                    for p in victims:
+                        state[p] = INTAKE  # no longer running, for the search
+                    siblings = _running_siblings(
+                        victims, members, group_from, group_to, state
+                    )
+                for i in range(victims.shape[0] + siblings.shape[0]):
+                    if i < victims.shape[0]:
+                        p = victims[i]
+                        kind_of_kill = KILLED
+                    else:
+                        p = siblings[i - victims.shape[0]]
+                        kind_of_kill = KILLED_WITH_GROUP
+                        mp = on_machine[p]
+                        used_cpu[mp] -= cpu[p]
+                        used_memory[mp] -= memory[p]
+                        count[mp] -= 1
+                        if count[mp] == 0:
+                            used_cpu[mp] = 0.0
+                            used_memory[mp] = 0.0
+                        if prev_on[p] >= 0:
+                            next_on[prev_on[p]] = next_on[p]
+                        else:
+                            head[mp] = next_on[p]
+                        if next_on[p] >= 0:
+                            prev_on[next_on[p]] = prev_on[p]
+                        _refresh_leaf(
+                            trees,
+                            size,
+                            mp,
+                            alive,
+                            place_cpu,
+                            place_memory,
+                            used_cpu,
+                            used_memory,
+                        )
+                        if not is_grown[mp]:
+                            is_grown[mp] = True
+                            grown[n_grown] = mp
+                            n_grown += 1
                     on_machine[p] = -1
                     kills[p] += 1
                     totals[_EVICTIONS] += 1
+                    log, log_len = _log_append(log, log_len, p, t, kind_of_kill)
                     delay = restart_delay_us(
                         supervision_kind,
                         kills[p],
@@ -494,6 +620,9 @@ def replay_kernel(
                     if delay == GIVE_UP:
                         state[p] = GAVE_UP
                         totals[_GIVEN_UP] += 1
+                        log, log_len = _log_append(
+                            log, log_len, p, t, GAVE_UP_AFTER_KILL
+                        )
                     elif delay == 0:
                         state[p] = INTAKE
                         intake, intake_batch, intake_len = _intake_append(
@@ -506,11 +635,6 @@ def replay_kernel(
                         restarts_t, restarts_p, restarts_n = heap_push(
                             restarts_t, restarts_p, restarts_n, t + delay, p
                         )
-                head[m] = -1
-                count[m] = 0
-                used_cpu[m] = 0.0
-                used_memory[m] = 0.0
-                alive[m] = False
             _refresh_leaf(
                 trees, size, m, alive, place_cpu, place_memory, used_cpu, used_memory
             )
@@ -606,6 +730,10 @@ def replay_kernel(
                                 used_memory,
                             )
                             totals[_PLACEMENTS] += 1
+                            if kills[p] > 0:
+                                log, log_len = _log_append(
+                                    log, log_len, p, t, PLACED_AGAIN
+                                )
                         else:
                             totals[_CONFLICTS] += 1
                             intake, intake_batch, intake_len = _intake_append(
@@ -835,6 +963,8 @@ def replay_kernel(
                 trees, size, m, alive, place_cpu, place_memory, used_cpu, used_memory
             )
             totals[_PLACEMENTS] += 1
+            if kills[p] > 0:
+                log, log_len = _log_append(log, log_len, p, t, PLACED_AGAIN)
         for i in range(new_len):
             if state[new[i]] == PENDING:
                 _insert(new[i], queue, slot_of, cpu, memory)
@@ -857,7 +987,8 @@ def replay_kernel(
         elif state[p] == RUNNING:
             totals[_RUNNING_AT_END] += 1
 
-    return schedule, first_machine, kills, series, totals
+    kill_log = log[: 3 * log_len].reshape(log_len, 3).T.copy()
+    return schedule, first_machine, kills, series, totals, kill_log
 
 
 @njit

@@ -15,9 +15,15 @@ import math
 import numpy as np
 
 from muosm_perf.kernels._numba import NULL_INT
-from muosm_perf.kernels._replay_kernel import TOTALS
+from muosm_perf.kernels._replay_kernel import (
+    GAVE_UP_AFTER_KILL,
+    KILLED,
+    KILLED_WITH_GROUP,
+    PLACED_AGAIN,
+    TOTALS,
+)
 from muosm_perf.kernels.policy import SchedulerPolicy
-from muosm_perf.kernels.replay import ReplayInput, ReplayOutput
+from muosm_perf.kernels.replay import ReplayInput, ReplayOutput, canonical_kill_log
 from muosm_perf.model.lifecycle import CellEvent
 
 _MASK = (1 << 64) - 1
@@ -127,6 +133,7 @@ def replay_reference(
     restarts = []
     totals = dict.fromkeys(TOTALS, 0)
     samples = []
+    kill_log = []
 
     def free(m):
         return place_cpu[m] - used_cpu[m], place_memory[m] - used_memory[m]
@@ -165,6 +172,8 @@ def replay_reference(
         if schedule[p] == NULL_INT:
             schedule[p] = t
             first_machine[p] = m
+        if kills[p] > 0:
+            kill_log.append((p, t, PLACED_AGAIN))
         if end[p] != NULL_INT:
             completion[p] = end[p]
         elif duration[p] == -1 or t + duration[p] > 2**63 - 1:
@@ -271,7 +280,27 @@ def replay_reference(
                 place_cpu[m] = capacity_cpu * policy.cpu_overcommit
                 place_memory[m] = capacity_memory * policy.memory_overcommit
             elif alive[m]:
-                for p in sorted(tasks_on[m]):
+                victims = sorted(tasks_on[m])
+                tasks_on[m] = []
+                used_cpu[m] = 0.0
+                used_memory[m] = 0.0
+                alive[m] = False
+                siblings = []
+                if policy.supervision.scope == "group":
+                    groups = {group[p] for p in victims}
+                    siblings = sorted(
+                        q
+                        for q in range(n)
+                        if state[q] == "running"
+                        and group[q] in groups
+                        and q not in victims
+                    )
+                for p in victims + siblings:
+                    if p in siblings:
+                        take_off(p, machine_of[p])
+                        kill_log.append((p, t, KILLED_WITH_GROUP))
+                    else:
+                        kill_log.append((p, t, KILLED))
                     kills[p] += 1
                     totals["evictions"] += 1
                     completion[p] = None
@@ -280,6 +309,7 @@ def replay_reference(
                     if delay is None:
                         state[p] = "given up"
                         totals["given_up"] += 1
+                        kill_log.append((p, t, GAVE_UP_AFTER_KILL))
                     elif delay == 0:
                         to_intake(p, next_batch)
                         next_batch += 1
@@ -287,10 +317,6 @@ def replay_reference(
                     else:
                         state[p] = "restart wait"
                         heapq.heappush(restarts, (t + delay, p))
-                tasks_on[m] = []
-                used_cpu[m] = 0.0
-                used_memory[m] = 0.0
-                alive[m] = False
 
         while restarts and restarts[0][0] == t:
             _, p = heapq.heappop(restarts)
@@ -406,6 +432,7 @@ def replay_reference(
         cpu_capacity=np.array(columns[3], np.float64),
         memory_capacity=np.array(columns[4], np.float64),
         totals=totals,
+        kill_log=canonical_kill_log(np.array(kill_log, np.int64).T.reshape(3, -1)),
     )
 
 

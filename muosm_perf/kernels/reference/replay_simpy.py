@@ -24,14 +24,20 @@ import numpy as np
 import simpy
 
 from muosm_perf.kernels._numba import NULL_INT
-from muosm_perf.kernels._replay_kernel import TOTALS
+from muosm_perf.kernels._replay_kernel import (
+    GAVE_UP_AFTER_KILL,
+    KILLED,
+    KILLED_WITH_GROUP,
+    PLACED_AGAIN,
+    TOTALS,
+)
 from muosm_perf.kernels.policy import SchedulerPolicy
 from muosm_perf.kernels.reference.replay import (
     restart_delay,
     shortest_class,
     splitmix_offset,
 )
-from muosm_perf.kernels.replay import ReplayInput, ReplayOutput
+from muosm_perf.kernels.replay import ReplayInput, ReplayOutput, canonical_kill_log
 from muosm_perf.model.lifecycle import CellEvent
 
 WAITING = ("pending", "intake", "restart wait")
@@ -78,6 +84,7 @@ class SimpyReplay:
         self.schedule = [NULL_INT] * n
         self.first_machine = [-1] * n
         self.kills = [0] * n
+        self.kill_log: list[tuple[int, int, int]] = []
         self.tentative: list[int | None] = [None] * n
         self.pending: list[int] = []
         self.next_seq = 0
@@ -283,7 +290,25 @@ class SimpyReplay:
             return
         if not self.alive[m]:
             return
-        for p in sorted(self.tasks_on[m]):
+        victims = sorted(self.tasks_on[m])
+        self.tasks_on[m] = set()
+        self.used_cpu[m] = 0.0
+        self.used_memory[m] = 0.0
+        self.alive[m] = False
+        killed = [(p, KILLED) for p in victims]
+        if self.policy.supervision.scope == "group":
+            groups = {self.group[p] for p in victims}
+            killed += [
+                (q, KILLED_WITH_GROUP)
+                for q in range(self.n)
+                if self.state[q] == "running"
+                and self.group[q] in groups
+                and q not in victims
+            ]
+        for p, kind_of_kill in killed:
+            if kind_of_kill == KILLED_WITH_GROUP:
+                self.take_off(p, self.machine_of[p])
+            self.kill_log.append((p, t, kind_of_kill))
             self.kills[p] += 1
             self.totals["evictions"] += 1
             self.completion[p] = None
@@ -292,6 +317,7 @@ class SimpyReplay:
             if delay is None:
                 self.state[p] = "given up"
                 self.totals["given_up"] += 1
+                self.kill_log.append((p, t, GAVE_UP_AFTER_KILL))
             elif delay == 0:
                 self.to_intake(p, self.next_batch)
                 self.next_batch += 1
@@ -299,10 +325,6 @@ class SimpyReplay:
             else:
                 self.state[p] = "restart wait"
                 self.at(t + delay, "restart", p)
-        self.tasks_on[m] = set()
-        self.used_cpu[m] = 0.0
-        self.used_memory[m] = 0.0
-        self.alive[m] = False
 
     def arrive(self, p: int, t: int) -> None:
         """Submit process ``p`` at ``t``."""
@@ -385,6 +407,8 @@ class SimpyReplay:
         if self.schedule[p] == NULL_INT:
             self.schedule[p] = t
             self.first_machine[p] = m
+        if self.kills[p] > 0:
+            self.kill_log.append((p, t, PLACED_AGAIN))
         if self.end[p] != NULL_INT:
             done = self.end[p]
         elif self.duration[p] == -1 or t + self.duration[p] > 2**63 - 1:
@@ -460,6 +484,9 @@ class SimpyReplay:
             cpu_capacity=np.array(columns[3], np.float64),
             memory_capacity=np.array(columns[4], np.float64),
             totals=totals,
+            kill_log=canonical_kill_log(
+                np.array(self.kill_log, np.int64).T.reshape(3, -1)
+            ),
         )
 
 
