@@ -50,7 +50,7 @@ def test_report_files(report):
         assert (report / name).is_file()
     parser = _Collector()
     parser.feed((report / "index.html").read_text())
-    assert len(parser.images) == 4
+    assert len(parser.images) == 7
     for image in parser.images:
         assert (report / image).read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
     assert "Scheduling delay per priority band" in parser.headings

@@ -332,7 +332,7 @@ def mean_time_bootstrap(
         weights = rng.multinomial(units, np.full(units, 1.0 / units), size=size)
         drawn_events = weights @ counts
         drawn_exposure = weights @ exposure
-        with np.errstate(divide="ignore"):
+        with np.errstate(divide="ignore", invalid="ignore"):
             ratios[first : first + size] = np.where(
                 drawn_events > 0, drawn_exposure / drawn_events, np.inf
             )

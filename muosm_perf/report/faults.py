@@ -198,7 +198,8 @@ def survival_curves_figure(history: FaultHistory, *, by: str | None = None) -> F
         axes.set_ylabel("survival P(T > t)")
         axes.set_title(f"Kaplan-Meier {title}, 95% band", fontsize=10)
         axes.grid(alpha=0.3, which="both")
-        axes.legend(fontsize=7)
+        if axes.get_legend_handles_labels()[0]:
+            axes.legend(fontsize=7)
     return figure
 
 
