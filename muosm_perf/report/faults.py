@@ -116,9 +116,13 @@ def _plot_fits(axes, durations, censored, limits, curve: SurvivalCurve) -> None:
         )
     axes.set_xscale("log")
     axes.set_yscale("log")
-    axes.set_ylim(max(curve.survival[curve.survival > 0].min() / 2, 1e-5), 1.05)
+    # A curve of censored durations only never drops below 1.
+    surviving = curve.survival[curve.survival > 0]
+    lowest = surviving.min() if surviving.size else 1.0
+    axes.set_ylim(max(lowest / 2, 1e-5), 1.05)
     axes.grid(alpha=0.3, which="both")
-    axes.legend(fontsize=7)
+    if axes.get_legend_handles_labels()[0]:
+        axes.legend(fontsize=7)
 
 
 def time_between_failures_figure(history: FaultHistory) -> Figure:
