@@ -188,7 +188,7 @@ def test_report_over_its_own_store_is_refused(tmp_path, capsys):
     out = tmp_path / "demo"
     assert main(["demo", "-o", str(out), "--no-progress", "--hours", "1"]) == 0
     assert main(["report", str(out / "store"), "-o", str(out)]) == 2
-    assert "holds the input" in capsys.readouterr().err
+    assert "contains the input" in capsys.readouterr().err
     assert (out / "store" / "manifest.json").is_file()
 
 

@@ -341,7 +341,9 @@ def test_report_refuses_unrelated_folder(swf_stores, tmp_path):
     destination = tmp_path / "notes"
     destination.mkdir()
     (destination / "keep.txt").write_text("keep")
-    with pytest.raises(OutputError, match="holds files muosm-perf did not write"):
+    with pytest.raises(
+        OutputError, match="contains files that muosm-perf did not write"
+    ):
         write_comparison(list(swf_stores), destination)
     assert (destination / "keep.txt").read_text() == "keep"
 

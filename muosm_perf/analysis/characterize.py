@@ -62,10 +62,10 @@ def scheduling_delays(processes: pl.LazyFrame | pl.DataFrame) -> pl.DataFrame:
 def delay_by_band(delays: pl.DataFrame) -> dict[str, dict[str, float | int | None]]:
     """Summarize delays (a frame with ``band`` and ``delay_s``) per band.
 
-    The keys are the bands ``free``, ``middle`` and ``production`` (always),
-    ``monitoring`` (when it has delays), ``unbanded`` for attempts without a
-    priority (SWF and Alibaba traces have none), when it has delays, and ``all``,
-    every attempt with a delay whatever its band.
+    The keys are the bands ``free``, ``middle`` and ``production``, always present.
+    ``monitoring``, and ``unbanded`` for attempts without a priority (SWF and
+    Alibaba traces have none), are present when they have delays. ``all`` pools
+    every attempt with a delay, whatever its band.
     """
     result = {}
     for band in BAND_LABELS:

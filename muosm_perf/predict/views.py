@@ -1,9 +1,9 @@
 """Predictions as a report shows them: one view per kind of replay.
 
-A store of a cluster trace is replayed by the scheduling replay (queue order and
-placement on machines with CPU and memory); a Standard Workload Format log, whose
-jobs need processors of one parallel machine, by the FCFS or EASY backfilling
-replay. :func:`prediction_for` picks the replay that fits the store.
+A store of a cluster trace is replayed by the scheduling replay: queue order and
+placement on machines with CPU and memory. A Standard Workload Format log, whose
+jobs need processors of one parallel machine, is replayed by FCFS or EASY
+backfilling. :func:`prediction_for` picks the replay that fits the store.
 """
 
 from __future__ import annotations
@@ -30,7 +30,7 @@ SWF_DEFAULT_POLICY = "easy"
 
 @dataclass
 class PredictionView:
-    """What a report shows of a prediction, next to the observed values.
+    """The parts of a prediction that a report shows next to the observed values.
 
     Attributes
     ----------
@@ -97,9 +97,10 @@ CALIBRATION = {
 }
 """Replay settings of the main job, fitted to the Google 2011 sample.
 
-Requests exceed capacity on most machines of that trace (the cell overcommits), so
-capacity is taken 1.5 times; the trace's delay of about 2 s is the scheduler's own
-time, which 40 schedulers in parallel taking 1.5 s per job decision reproduce. The
+Requests exceed capacity on most machines of that trace because the cell
+overcommits, so capacity is taken 1.5 times. The trace's delay of about 2 s is the
+scheduler's own time, which 40 schedulers in parallel taking 1.5 s per job decision
+reproduce. The
 decision time was chosen as the best of five on the same sample's medians, so the
 medians it gives there are a calibration (docs/replay-validation.md).
 """
