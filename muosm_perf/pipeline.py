@@ -35,6 +35,7 @@ def run_main_job(
     source_format: str = "google-2011",
     policy: str | None = None,
     replay_enabled: bool = True,
+    calibrated: bool = True,
     progress: bool = False,
 ) -> Path:
     """Ingest, characterize, replay and report one trace.
@@ -52,6 +53,10 @@ def run_main_job(
         Replay policy name; by default the one of the store's format.
     replay_enabled
         Replay the scheduler; when False the report shows observed values only.
+    calibrated
+        Replay cluster traces with the calibrated settings
+        (:data:`muosm_perf.predict.views.CALIBRATION`); when False, with the
+        trace's capacity and no scheduler decision time.
     progress
         Show progress bars on standard error.
 
@@ -62,7 +67,13 @@ def run_main_job(
     """
     with ReportFolder(output, inputs=[trace_dir]) as folder:
         _run_into(
-            folder, Path(trace_dir), source_format, policy, replay_enabled, progress
+            folder,
+            Path(trace_dir),
+            source_format,
+            policy,
+            replay_enabled,
+            calibrated,
+            progress,
         )
     return Path(output)
 
@@ -74,6 +85,7 @@ def run_demo(
     machines: int = 200,
     duration_s: int = 6 * 3600,
     policy: str | None = None,
+    calibrated: bool = True,
     progress: bool = False,
 ) -> Path:
     """Run the main job on a synthetic trace generated in the Google 2011 layout.
@@ -85,7 +97,7 @@ def run_demo(
         trace_dir = generate_google_2011(
             folder / "trace", machines=machines, duration_s=duration_s, seed=seed
         )
-        _run_into(folder, trace_dir, "google-2011", policy, True, progress)
+        _run_into(folder, trace_dir, "google-2011", policy, True, calibrated, progress)
     return Path(output)
 
 
@@ -95,6 +107,7 @@ def _run_into(
     source_format: str,
     policy: str | None,
     replay_enabled: bool,
+    calibrated: bool,
     progress: bool,
 ) -> None:
     timings: dict[str, float] = {}
@@ -111,7 +124,9 @@ def _run_into(
     prediction, summary, skipped = (None, None, "the replay was not requested")
     if replay_enabled:
         started = time.perf_counter()
-        prediction, summary, skipped = prediction_for(store, policy)
+        prediction, summary, skipped = prediction_for(
+            store, policy, calibrated=calibrated
+        )
         timings["replay"] = time.perf_counter() - started
 
     started = time.perf_counter()
@@ -129,11 +144,14 @@ def write_store_report(
     *,
     replay_enabled: bool = True,
     policy: str | None = None,
+    calibrated: bool = True,
 ) -> Path:
     """Write the report of an existing store, with a replay unless disabled."""
     prediction, summary, skipped = (None, None, "the replay was not requested")
     if replay_enabled:
-        prediction, summary, skipped = prediction_for(store, policy)
+        prediction, summary, skipped = prediction_for(
+            store, policy, calibrated=calibrated
+        )
     return write_report(
         store,
         output,

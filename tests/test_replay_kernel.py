@@ -9,7 +9,14 @@ from hypothesis import strategies as st
 
 from muosm_perf.errors import ParameterError
 from muosm_perf.kernels._numba import NULL_INT
-from muosm_perf.kernels._replay_kernel import sample_offset
+from muosm_perf.kernels._replay_kernel import (
+    GAVE_UP_AFTER_KILL,
+    KILLED,
+    KILLED_WITH_GROUP,
+    PLACED_AGAIN,
+    PREEMPTED,
+    sample_offset,
+)
 from muosm_perf.kernels.policy import PLACEMENTS, QUEUE_ORDERS, SchedulerPolicy
 from muosm_perf.kernels.reference.replay import replay_reference, splitmix_offset
 from muosm_perf.kernels.reference.replay_simpy import replay_simpy
@@ -98,6 +105,7 @@ def assert_same(kernel, reference):
     np.testing.assert_array_equal(kernel.offer_counts, reference.offer_counts)
     for name in OUTCOME:
         assert kernel.totals[name] == reference.totals[name], name
+    np.testing.assert_array_equal(kernel.kill_log, reference.kill_log)
 
 
 def run_both(inputs, policy=None):
@@ -384,6 +392,11 @@ def policies(draw):
                 SupervisionPolicy(kind="backoff", base_delay_s=3e-6, max_delay_s=2e-5),
                 SupervisionPolicy(kind="give-up", max_restarts=1),
                 SupervisionPolicy(kind="give-up", max_restarts=0),
+                SupervisionPolicy(scope="group"),
+                SupervisionPolicy(
+                    kind="backoff", base_delay_s=3e-6, max_delay_s=2e-5, scope="group"
+                ),
+                SupervisionPolicy(kind="give-up", max_restarts=1, scope="group"),
             ]
         )
     )
@@ -548,6 +561,93 @@ def test_backoff_restarts_later():
     result = run_both(make_input(2, events, tasks, grid=[8, 9]), policy)
     assert result.kills.tolist() == [1]
     assert result.running.tolist() == [0, 1]
+
+
+def test_backoff_logs_kill_and_placement():
+    events = [(0, 0, ADD, 1.0, 1.0), (5, 0, REMOVE, NAN, NAN), (5, 1, ADD, 1.0, 1.0)]
+    tasks = [(1, 0.5, 0.5, 0, 100, None)]
+    policy = SchedulerPolicy(
+        supervision=SupervisionPolicy(kind="backoff", base_delay_s=4e-6)
+    )
+    result = run_both(make_input(2, events, tasks), policy)
+    # Killed at 5, restarted after 4 µs and placed again on machine 1 at 9.
+    assert result.kill_log.tolist() == [[0, 0], [5, 9], [KILLED, PLACED_AGAIN]]
+
+
+def test_give_up_logs_kill():
+    events = [(0, 0, ADD, 1.0, 1.0), (5, 0, REMOVE, NAN, NAN), (5, 1, ADD, 1.0, 1.0)]
+    tasks = [(1, 0.5, 0.5, 0, 100, None)]
+    policy = SchedulerPolicy(
+        supervision=SupervisionPolicy(kind="give-up", max_restarts=0)
+    )
+    result = run_both(make_input(2, events, tasks), policy)
+    assert result.kill_log.tolist() == [[0, 0], [5, 5], [KILLED, GAVE_UP_AFTER_KILL]]
+
+
+GROUP_EVENTS = [
+    (0, 0, ADD, 1.0, 1.0),
+    (0, 1, ADD, 1.0, 1.0),
+    (0, 2, ADD, 1.0, 1.0),
+    (10, 0, REMOVE, NAN, NAN),
+]
+# Processes 0 and 1 of group 7 land on machines 0 and 1, process 2 of group 8 on
+# machine 2; none fits beside another.
+GROUP_TASKS = [(0, 0.7, 0.1, 0, 100, None)] * 3
+
+
+def test_process_scope_kills_only_victims():
+    inputs = make_input(3, GROUP_EVENTS, GROUP_TASKS, group=[7, 7, 8])
+    result = run_both(inputs, SchedulerPolicy())
+    assert result.kills.tolist() == [1, 0, 0]
+    # Process 0 waits until the others complete at 100 and frees a machine.
+    assert result.kill_log.tolist() == [[0, 0], [10, 100], [KILLED, PLACED_AGAIN]]
+
+
+def test_group_scope_restarts_whole_group():
+    inputs = make_input(
+        3, GROUP_EVENTS, GROUP_TASKS, group=[7, 7, 8], grid=[11], horizon=50
+    )
+    policy = SchedulerPolicy(supervision=SupervisionPolicy(scope="group"))
+    result = run_both(inputs, policy)
+    assert result.kills.tolist() == [1, 1, 0]
+    assert result.totals["evictions"] == 2
+    # Process 1 frees machine 1, where process 0 is placed again at once; process
+    # 1 itself no longer fits anywhere.
+    assert result.kill_log.tolist() == [
+        [0, 1, 0],
+        [10, 10, 10],
+        [KILLED, KILLED_WITH_GROUP, PLACED_AGAIN],
+    ]
+    assert result.running.tolist() == [2]
+    assert result.totals["pending_at_end"] == 1
+
+
+def test_group_scope_gives_up_group():
+    inputs = make_input(3, GROUP_EVENTS, GROUP_TASKS, group=[7, 7, 8])
+    policy = SchedulerPolicy(
+        supervision=SupervisionPolicy(kind="give-up", max_restarts=0, scope="group")
+    )
+    result = run_both(inputs, policy)
+    assert result.totals["given_up"] == 2
+    assert result.kill_log[2].tolist() == [
+        KILLED,
+        KILLED_WITH_GROUP,
+        GAVE_UP_AFTER_KILL,
+        GAVE_UP_AFTER_KILL,
+    ]
+
+
+def test_supervision_parse_group_suffix():
+    policy = SupervisionPolicy.parse("backoff:2:60+group")
+    assert policy.kind == "backoff"
+    assert policy.scope == "group"
+    assert policy.name == "backoff:2:60+group"
+    assert SupervisionPolicy.parse("give-up:3").scope == "process"
+
+
+def test_supervision_rejects_unknown_scope():
+    with pytest.raises(ParameterError, match="scope 'pod' is not known"):
+        SupervisionPolicy.parse("immediate+pod")
 
 
 def test_give_up_after_restarts():
@@ -751,6 +851,19 @@ def test_preemption_victim_backs_off():
     assert result.kills.tolist() == [1, 0]
     # The victim restarts at 25 and finds the machine free since 15.
     assert result.running.tolist() == [0, 1]
+    assert result.kill_log.tolist() == [[0, 0], [5, 25], [PREEMPTED, PLACED_AGAIN]]
+
+
+def test_preemption_victim_given_up_is_logged():
+    tasks = [(0, 1.0, 0.1, 0, 100, None), (5, 1.0, 0.1, 9, 10, None)]
+    inputs = make_input(1, [(0, 0, ADD, 1.0, 1.0)], tasks)
+    policy = SchedulerPolicy(
+        preemption=True,
+        supervision=SupervisionPolicy(kind="give-up", max_restarts=0),
+    )
+    result = run_all_three(inputs, policy)
+    assert result.totals["given_up"] == 1
+    assert result.kill_log.tolist() == [[0, 0], [5, 5], [PREEMPTED, GAVE_UP_AFTER_KILL]]
 
 
 def test_offers_declined_machine_returns_after_refusal():

@@ -62,10 +62,10 @@ def scheduling_delays(processes: pl.LazyFrame | pl.DataFrame) -> pl.DataFrame:
 def delay_by_band(delays: pl.DataFrame) -> dict[str, dict[str, float | int | None]]:
     """Summarize delays (a frame with ``band`` and ``delay_s``) per band.
 
-    The keys are the bands ``free``, ``middle`` and ``production`` (always),
-    ``monitoring`` (when it has delays), ``unbanded`` for attempts without a
-    priority (SWF and Alibaba traces have none), when it has delays, and ``all``,
-    every attempt with a delay whatever its band.
+    The keys are the bands ``free``, ``middle`` and ``production``, always present.
+    ``monitoring``, and ``unbanded`` for attempts without a priority (SWF and
+    Alibaba traces have none), are present when they have delays. ``all`` pools
+    every attempt with a delay, whatever its band.
     """
     result = {}
     for band in BAND_LABELS:
@@ -135,6 +135,7 @@ def characterize(store: TraceStore) -> dict[str, Any]:
         ``churn``, ``occupancy`` (running attempts and requested utilization:
         time averages and the series itself, utilization as a fraction of the
         alive capacity),
+        ``fault_cells`` (:func:`muosm_perf.analysis.faults.fault_cell_summary`),
         ``window_s``, ``rows_quarantined`` and ``anomalies``.
     """
     transitions = store.scan("transitions")
@@ -167,6 +168,7 @@ def characterize(store: TraceStore) -> dict[str, Any]:
         "scheduling_delay_s": delay_by_band(scheduling_delays(processes)),
         "outcomes_by_band": outcomes_by_band(processes),
         "churn": churn,
+        "fault_cells": _fault_cells(store),
         "rows_quarantined": store.scan("quarantine").select(pl.len()).collect().item(),
         "anomalies": store.manifest.get("anomalies", {}),
     }
@@ -189,6 +191,15 @@ def characterize(store: TraceStore) -> dict[str, Any]:
             },
         }
     return result
+
+
+def _fault_cells(store: TraceStore) -> dict[str, Any] | None:
+    # Imported here because the fault analysis reuses distribution_summary above.
+    from muosm_perf.analysis.faults import fault_cell_summary  # noqa: PLC0415
+
+    if store.scan("cell_events").select(pl.len()).collect().item() == 0:
+        return None
+    return fault_cell_summary(store)
 
 
 def occupancy(store: TraceStore, *, step_s: float | None = None) -> pl.DataFrame:

@@ -67,6 +67,26 @@ INTAKE, RESTART_WAIT, GAVE_UP = 5, 6, 7
 # Placement rules, as in muosm_perf.kernels.policy.PLACEMENTS.
 FIRST_FIT, BEST_FIT, WORST_FIT, SAMPLED = 0, 1, 2, 3
 
+# Supervision scopes, as in muosm_perf.kernels.supervision.SCOPES.
+PROCESS_SCOPE, GROUP_SCOPE = 0, 1
+
+# Kinds of the entries of the kill log.
+KILLED, KILLED_WITH_GROUP, PREEMPTED, GAVE_UP_AFTER_KILL, PLACED_AGAIN = range(5)
+KILL_LOG_KINDS = (
+    "killed",
+    "killed_with_group",
+    "preempted",
+    "given_up",
+    "placed_again",
+)
+"""Names of the kill-log entry kinds, in the order of their codes.
+
+``killed``: a REMOVE killed the process. ``killed_with_group``: a REMOVE killed
+another process of its group, and the supervisor restarts the whole group.
+``preempted``: a process of a higher band evicted it (with preemption on).
+``given_up``: the supervisor gave the process up after a kill or eviction.
+``placed_again``: the process was placed again after a kill or eviction."""
+
 _ADD = int(CellEvent.ADD)
 _REMOVE = int(CellEvent.REMOVE)
 _UPDATE = int(CellEvent.UPDATE)
@@ -456,10 +476,13 @@ def _resubmit(
     restarts_t,
     restarts_p,
     restarts_n,
+    log,
+    log_len,
 ):
     """Send a killed process back through the supervision policy.
 
-    Returns the intake and restart-heap arrays and whether ``v`` went to the intake.
+    Returns the intake, restart-heap and kill-log arrays and whether ``v`` went
+    to the intake. A process given up gets a ``given_up`` entry in the log.
     """
     kind, base_us, factor, max_us, max_restarts = supervision
     delay = restart_delay_us(kind, kills[v], base_us, factor, max_us, max_restarts)
@@ -467,6 +490,7 @@ def _resubmit(
     if delay == GIVE_UP:
         state[v] = GAVE_UP
         totals[_GIVEN_UP] += 1
+        log, log_len = _log_append(log, log_len, v, t, GAVE_UP_AFTER_KILL)
     elif delay == 0:
         state[v] = INTAKE
         intake, intake_batch, intake_len = _intake_append(
@@ -487,8 +511,70 @@ def _resubmit(
         restarts_t,
         restarts_p,
         restarts_n,
+        log,
+        log_len,
         sent,
     )
+
+
+@njit
+def _log_append(log, log_len, p, t, kind):
+    """Append one kill-log entry (process, time, kind); return the log arrays."""
+    log = ensure_capacity(log, 3 * (log_len + 1))
+    log[3 * log_len] = p
+    log[3 * log_len + 1] = t
+    log[3 * log_len + 2] = kind
+    return log, log_len + 1
+
+
+@njit
+def _group_members(group, scope):
+    """Index the processes by group, for the group scope of supervision.
+
+    Returns ``members``, the processes sorted by group, and per process the range
+    ``group_from:group_to`` of its group in ``members``. All three are empty
+    unless the scope is the group.
+    """
+    n = group.shape[0] if scope == GROUP_SCOPE else 0
+    members = np.argsort(group[:n], kind="mergesort").astype(np.int64)
+    group_from = np.empty(n, np.int64)
+    group_to = np.empty(n, np.int64)
+    i = 0
+    while i < n:
+        j = i
+        while j < n and group[members[j]] == group[members[i]]:
+            j += 1
+        for k in range(i, j):
+            group_from[members[k]] = i
+            group_to[members[k]] = j
+        i = j
+    return members, group_from, group_to
+
+
+@njit
+def _running_siblings(victims, members, group_from, group_to, state):
+    """Return the running processes of the victims' groups, sorted and unique."""
+    seen_from = np.empty(victims.shape[0], np.int64)
+    n_seen = 0
+    found = np.empty(0, np.int64)
+    n_found = 0
+    for p in victims:
+        start = group_from[p]
+        done = False
+        for i in range(n_seen):
+            if seen_from[i] == start:
+                done = True
+        if done:
+            continue
+        seen_from[n_seen] = start
+        n_seen += 1
+        for i in range(start, group_to[p]):
+            q = members[i]
+            if state[q] == RUNNING:
+                found = ensure_capacity(found, n_found + 1)
+                found[n_found] = q
+                n_found += 1
+    return np.sort(found[:n_found])
 
 
 @njit
@@ -524,6 +610,7 @@ def replay_kernel(
     supervision_factor,
     supervision_max_us,
     supervision_max_restarts,
+    supervision_scope,
     schedulers,
     optimistic,
     preempt,
@@ -613,6 +700,10 @@ def replay_kernel(
     share_count = np.zeros(frameworks, np.int64)
     shares = (share_cpu, share_memory, share_count)
     offer_counts = np.zeros((frameworks, 3), np.int64)
+    members, group_from, group_to = _group_members(group, supervision_scope)
+    # The kill log: (process, time, kind) triples, see KILL_LOG_KINDS.
+    log = np.empty(3 * 64, np.int64)
+    log_len = 0
 
     # Cancellation instants in time order, then process order.
     with_end = np.nonzero(end != NULL_INT)[0]
@@ -795,11 +886,84 @@ def replay_kernel(
                         p = next_on[p]
                     head[b * n_machines + m] = -1
                 victims.sort()
-                for p in victims:
+                count[m] = 0
+                used_cpu[m] = 0.0
+                used_memory[m] = 0.0
+                if preempt:
+                    clear_machine(m, used_from_cpu, used_from_memory, running_from)
+                alive[m] = False
+                # With the group scope, the running processes of the victims'
+                # groups on other machines die too, after the victims.
+                siblings = np.empty(0, np.int64)
+                if supervision_scope == GROUP_SCOPE:
+                    for p in victims:
+                        state[p] = INTAKE  # no longer running, for the search
+                    siblings = _running_siblings(
+                        victims, members, group_from, group_to, state
+                    )
+                for i in range(victims.shape[0] + siblings.shape[0]):
+                    if i < victims.shape[0]:
+                        p = victims[i]
+                        kind_of_kill = KILLED
+                        _leave_share(band_of(band, p), cpu[p], memory[p], shares)
+                    else:
+                        p = siblings[i - victims.shape[0]]
+                        kind_of_kill = KILLED_WITH_GROUP
+                        mp = on_machine[p]
+                        _take_off(
+                            p,
+                            mp,
+                            band,
+                            cpu,
+                            memory,
+                            used_cpu,
+                            used_memory,
+                            count,
+                            head,
+                            next_on,
+                            prev_on,
+                        )
+                        _options_off(p, mp, band, cpu, memory, rooms, shares)
+                        _refresh_leaf(
+                            trees,
+                            size,
+                            mp,
+                            alive,
+                            place_cpu,
+                            place_memory,
+                            used_cpu,
+                            used_memory,
+                        )
+                        if keep_order:
+                            _refresh_order(
+                                order,
+                                mp,
+                                alive,
+                                place_cpu,
+                                place_memory,
+                                used_cpu,
+                                used_memory,
+                            )
+                        if with_options:
+                            _refresh_options(
+                                size,
+                                mp,
+                                alive,
+                                place_cpu,
+                                place_memory,
+                                used_cpu,
+                                used_memory,
+                                rooms,
+                                pools,
+                            )
+                        if not is_grown[mp]:
+                            is_grown[mp] = True
+                            grown[n_grown] = mp
+                            n_grown += 1
                     on_machine[p] = -1
                     kills[p] += 1
                     totals[_EVICTIONS] += 1
-                    _leave_share(band_of(band, p), cpu[p], memory[p], shares)
+                    log, log_len = _log_append(log, log_len, p, t, kind_of_kill)
                     (
                         intake,
                         intake_batch,
@@ -808,6 +972,8 @@ def replay_kernel(
                         restarts_t,
                         restarts_p,
                         restarts_n,
+                        log,
+                        log_len,
                         sent,
                     ) = _resubmit(
                         p,
@@ -823,15 +989,11 @@ def replay_kernel(
                         restarts_t,
                         restarts_p,
                         restarts_n,
+                        log,
+                        log_len,
                     )
                     if sent:
                         open_group = NULL_INT
-                count[m] = 0
-                used_cpu[m] = 0.0
-                used_memory[m] = 0.0
-                if preempt:
-                    clear_machine(m, used_from_cpu, used_from_memory, running_from)
-                alive[m] = False
             _refresh_leaf(
                 trees, size, m, alive, place_cpu, place_memory, used_cpu, used_memory
             )
@@ -1006,6 +1168,10 @@ def replay_kernel(
                                     pools,
                                 )
                             totals[_PLACEMENTS] += 1
+                            if kills[p] > 0:
+                                log, log_len = _log_append(
+                                    log, log_len, p, t, PLACED_AGAIN
+                                )
                         else:
                             totals[_CONFLICTS] += 1
                             intake, intake_batch, intake_len = _intake_append(
@@ -1273,6 +1439,8 @@ def replay_kernel(
                             pools,
                         )
                     totals[_PLACEMENTS] += 1
+                    if kills[p] > 0:
+                        log, log_len = _log_append(log, log_len, p, t, PLACED_AGAIN)
                     accepted[m] = True
                 # Every open machine of the pool was offered: those with a
                 # placement stay, the others are declined until t + refuse.
@@ -1463,6 +1631,7 @@ def replay_kernel(
                             preemptions[v] += 1
                             totals[_EVICTIONS] += 1
                             totals[_PREEMPTIONS] += 1
+                            log, log_len = _log_append(log, log_len, v, t, PREEMPTED)
                             (
                                 intake,
                                 intake_batch,
@@ -1471,6 +1640,8 @@ def replay_kernel(
                                 restarts_t,
                                 restarts_p,
                                 restarts_n,
+                                log,
+                                log_len,
                                 sent,
                             ) = _resubmit(
                                 v,
@@ -1486,6 +1657,8 @@ def replay_kernel(
                                 restarts_t,
                                 restarts_p,
                                 restarts_n,
+                                log,
+                                log_len,
                             )
                             if sent:
                                 open_group = NULL_INT
@@ -1548,6 +1721,8 @@ def replay_kernel(
                     pools,
                 )
             totals[_PLACEMENTS] += 1
+            if kills[p] > 0:
+                log, log_len = _log_append(log, log_len, p, t, PLACED_AGAIN)
         for i in range(new_len):
             if state[new[i]] == PENDING:
                 _insert(new[i], queue, slot_of, cpu, memory, band)
@@ -1583,6 +1758,7 @@ def replay_kernel(
         totals[_OFFERS_ACCEPTED] += offer_counts[f, 1]
         totals[_OFFERS_DECLINED] += offer_counts[f, 2]
 
+    kill_log = log[: 3 * log_len].reshape(log_len, 3).T.copy()
     return (
         schedule,
         first_machine,
@@ -1591,6 +1767,7 @@ def replay_kernel(
         series,
         totals,
         offer_counts,
+        kill_log,
     )
 
 

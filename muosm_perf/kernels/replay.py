@@ -10,9 +10,12 @@ Python, processes instants in time order. At each instant ``t``, in this order:
    the given capacity (on an alive machine it only sets the capacity). UPDATE sets
    the capacity, also of a dead machine. Free capacity may go negative and nothing
    is killed. REMOVE kills the processes running on an alive machine, in process
-   order, one eviction each, and the supervision policy
-   (:mod:`muosm_perf.kernels.supervision`) sends each back to the scheduler at
-   once, after a backoff, or never. A REMOVE of a dead machine does nothing;
+   order, one eviction each. With the supervision scope ``group`` it then kills,
+   in process order, the processes of the victims' groups running on other
+   machines, one eviction each. The supervision policy
+   (:mod:`muosm_perf.kernels.supervision`) sends each killed process back to the
+   scheduler at once, after a backoff, or never. A REMOVE of a dead machine does
+   nothing;
 4. processes whose backoff ends at ``t`` (in time, then process order) and then
    processes submitted at ``t`` (in input order) go to the scheduler's intake, or
    straight to the pending queue if they bypass the scheduler. One whose
@@ -226,6 +229,12 @@ class ReplayOutput:
         Per framework (row, in the order of ``framework_bands``): offers made,
         accepted and declined (int64, shape ``(frameworks, 3)``; no rows without
         the offer model).
+    kill_log
+        What happened to processes killed by a REMOVE or evicted by preemption:
+        an int64 array of shape (3, entries) with rows process, time (µs) and
+        kind (codes of
+        :data:`~muosm_perf.kernels._replay_kernel.KILL_LOG_KINDS`), sorted by
+        :func:`canonical_kill_log`. None from an implementation that keeps none.
     """
 
     schedule_time_us: np.ndarray
@@ -240,6 +249,18 @@ class ReplayOutput:
     preemptions: np.ndarray = field(default_factory=lambda: np.zeros(0, np.int64))
     framework_bands: np.ndarray = field(default_factory=lambda: np.zeros(0, np.int64))
     offer_counts: np.ndarray = field(default_factory=lambda: np.zeros((0, 3), np.int64))
+    kill_log: np.ndarray | None = None
+
+
+def canonical_kill_log(kill_log: np.ndarray) -> np.ndarray:
+    """Sort a kill log by time, then kind code, then process.
+
+    Every implementation of the model logs the same entries, but may visit the
+    processes of one instant in another order; the sorted log is the same.
+    """
+    log = np.ascontiguousarray(kill_log, dtype=np.int64).reshape(3, -1)
+    order = np.lexsort((log[0], log[2], log[1]))
+    return np.ascontiguousarray(log[:, order])
 
 
 def _as_array(name: str, values: np.ndarray, dtype: type, length: int) -> np.ndarray:
@@ -535,7 +556,16 @@ def replay_arrays(
     for code, name in enumerate(policy.framework_placements[:n_bands]):
         rules[code] = PLACEMENTS.index(name)
     supervision = policy.supervision.kernel_arguments()
-    schedule, machine, kills, preemptions, series, totals, offers = replay_kernel(
+    (
+        schedule,
+        machine,
+        kills,
+        preemptions,
+        series,
+        totals,
+        offers,
+        kill_log,
+    ) = replay_kernel(
         int(inputs.machines),
         event_time,
         event_machine,
@@ -567,6 +597,7 @@ def replay_arrays(
         float(supervision[2]),
         np.int64(supervision[3]),
         np.int64(supervision[4]),
+        np.int64(policy.supervision.scope_code),
         np.int64(policy.schedulers),
         bool(policy.optimistic),
         bool(policy.preemption),
@@ -590,6 +621,7 @@ def replay_arrays(
         ),
         framework_bands=framework_bands.astype(np.int64),
         offer_counts=offers,
+        kill_log=canonical_kill_log(kill_log),
     )
 
 

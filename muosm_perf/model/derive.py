@@ -40,7 +40,7 @@ def time_class() -> pl.Expr:
 
 
 def _nullable(values: np.ndarray) -> pl.Series:
-    """Turn a kernel int64 array into a Series with nulls where it holds NULL_INT."""
+    """Turn a kernel int64 array into a Series with nulls where it contains NULL_INT."""
     series = pl.Series(values)
     return series.set(series == NULL_INT, None) if len(series) else series
 

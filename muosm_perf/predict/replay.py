@@ -160,6 +160,10 @@ class ReplayResult:
         Wall time of the kernel call, compilation left out.
     compile_seconds
         Wall time spent compiling the kernel (or loading it from the cache) first.
+    kill_log
+        The kernel's log of kills, give-ups and placements after a kill
+        (:attr:`~muosm_perf.kernels.replay.ReplayOutput.kill_log`); its process
+        numbers are the rows of ``attempts``.
     """
 
     policy: SchedulerPolicy
@@ -175,6 +179,7 @@ class ReplayResult:
     window_us: dict[str, int]
     kernel_seconds: float
     compile_seconds: float
+    kill_log: np.ndarray | None = None
 
     @property
     def events_per_second(self) -> float | None:
@@ -622,6 +627,7 @@ def run_prepared(
         observed_counts=prepared.observed_counts,
         window_us=prepared.window_us,
         kernel_seconds=kernel_seconds,
+        kill_log=output.kill_log,
         compile_seconds=compile_seconds,
     )
 

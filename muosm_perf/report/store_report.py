@@ -14,6 +14,7 @@ from muosm_perf.analysis.characterize import (
     occupancy,
     scheduling_delays,
 )
+from muosm_perf.analysis.faults import analyze_faults, load_fault_history
 from muosm_perf.model.store import TraceStore
 from muosm_perf.predict.views import COUNTER_MEANINGS, PredictionView
 from muosm_perf.report import figures
@@ -26,6 +27,7 @@ from muosm_perf.report.document import (
     render_html,
     render_markdown,
 )
+from muosm_perf.report.faults import fault_cells_section
 
 logger = logging.getLogger(__name__)
 
@@ -116,6 +118,12 @@ def build_sections(
     sections.append(_replay_section(prediction, replay_skipped))
     sections.append(_bus_section(result, folder))
     sections.append(_fault_section(store, result, folder))
+    if store.read("cell_events").height:
+        sections.append(
+            fault_cells_section(
+                load_fault_history(store), analyze_faults(store), folder
+            )
+        )
     sections.append(_quality_section(result))
     return sections
 
@@ -242,7 +250,7 @@ def _fault_section(
         "start)" + ("; the window of the process events is shaded." if window else ".")
     )
     return Section(
-        "Fault cells and outcomes",
+        "Machine churn and outcomes",
         [
             "Machines join (ADD), leave or fail (REMOVE) and change capacity "
             "(UPDATE). Outcomes count attempts by how they ended; `running_at_end` "

@@ -17,9 +17,16 @@ import math
 import numpy as np
 
 from muosm_perf.kernels._numba import NULL_INT
-from muosm_perf.kernels._replay_kernel import TOTALS
+from muosm_perf.kernels._replay_kernel import (
+    GAVE_UP_AFTER_KILL,
+    KILLED,
+    KILLED_WITH_GROUP,
+    PLACED_AGAIN,
+    PREEMPTED,
+    TOTALS,
+)
 from muosm_perf.kernels.policy import SchedulerPolicy
-from muosm_perf.kernels.replay import ReplayInput, ReplayOutput
+from muosm_perf.kernels.replay import ReplayInput, ReplayOutput, canonical_kill_log
 from muosm_perf.model.lifecycle import CellEvent
 
 _MASK = (1 << 64) - 1
@@ -172,6 +179,7 @@ def replay_reference(
     restarts = []
     totals = dict.fromkeys(TOTALS, 0)
     samples = []
+    kill_log = []
 
     def free(m):
         return place_cpu[m] - used_cpu[m], place_memory[m] - used_memory[m]
@@ -237,6 +245,8 @@ def replay_reference(
         if schedule[p] == NULL_INT:
             schedule[p] = t
             first_machine[p] = m
+        if kills[p] > 0:
+            kill_log.append((p, t, PLACED_AGAIN))
         if end[p] != NULL_INT:
             completion[p] = end[p]
         elif duration[p] == -1 or t + duration[p] > 2**63 - 1:
@@ -319,6 +329,7 @@ def replay_reference(
         if delay is None:
             state[p] = "given up"
             totals["given_up"] += 1
+            kill_log.append((p, t, GAVE_UP_AFTER_KILL))
             return False
         if delay == 0:
             to_intake(p, next_batch)
@@ -359,6 +370,7 @@ def replay_reference(
             preemptions[v] += 1
             totals["evictions"] += 1
             totals["preemptions"] += 1
+            kill_log.append((v, t, PREEMPTED))
             sent = resubmit(v, t) or sent
         return target, sent
 
@@ -433,13 +445,7 @@ def replay_reference(
                 place_cpu[m] = capacity_cpu * policy.cpu_overcommit
                 place_memory[m] = capacity_memory * policy.memory_overcommit
             elif alive[m]:
-                for p in sorted(tasks_on[m]):
-                    kills[p] += 1
-                    totals["evictions"] += 1
-                    completion[p] = None
-                    machine_of[p] = None
-                    leave_share(p)
-                    resubmit(p, t)
+                victims = sorted(tasks_on[m])
                 tasks_on[m] = []
                 used_cpu[m] = 0.0
                 used_memory[m] = 0.0
@@ -448,6 +454,29 @@ def replay_reference(
                     used_from_memory[k][m] = 0.0
                     running_from[k][m] = 0
                 alive[m] = False
+                siblings = []
+                if policy.supervision.scope == "group":
+                    groups = {group[p] for p in victims}
+                    siblings = sorted(
+                        q
+                        for q in range(n)
+                        if state[q] == "running"
+                        and group[q] in groups
+                        and q not in victims
+                    )
+                for p in victims + siblings:
+                    if p in siblings:
+                        take_off(p, machine_of[p])
+                        kill_log.append((p, t, KILLED_WITH_GROUP))
+                    else:
+                        kill_log.append((p, t, KILLED))
+                    kills[p] += 1
+                    totals["evictions"] += 1
+                    completion[p] = None
+                    machine_of[p] = None
+                    if p not in siblings:
+                        leave_share(p)
+                    resubmit(p, t)
 
         for f in range(frameworks):
             for m in range(machines):
@@ -617,6 +646,7 @@ def replay_reference(
         preemptions=np.array(preemptions, np.int64),
         framework_bands=np.array(band_values, np.int64),
         offer_counts=np.array(offer_counts, np.int64).reshape(frameworks, 3),
+        kill_log=canonical_kill_log(np.array(kill_log, np.int64).T.reshape(3, -1)),
     )
 
 

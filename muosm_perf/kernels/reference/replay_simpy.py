@@ -26,7 +26,14 @@ import numpy as np
 import simpy
 
 from muosm_perf.kernels._numba import NULL_INT
-from muosm_perf.kernels._replay_kernel import TOTALS
+from muosm_perf.kernels._replay_kernel import (
+    GAVE_UP_AFTER_KILL,
+    KILLED,
+    KILLED_WITH_GROUP,
+    PLACED_AGAIN,
+    PREEMPTED,
+    TOTALS,
+)
 from muosm_perf.kernels.policy import SchedulerPolicy
 from muosm_perf.kernels.reference.replay import (
     band_codes,
@@ -35,7 +42,7 @@ from muosm_perf.kernels.reference.replay import (
     shortest_class,
     splitmix_offset,
 )
-from muosm_perf.kernels.replay import ReplayInput, ReplayOutput
+from muosm_perf.kernels.replay import ReplayInput, ReplayOutput, canonical_kill_log
 from muosm_perf.model.lifecycle import CellEvent
 
 WAITING = ("pending", "intake", "restart wait")
@@ -107,6 +114,7 @@ class SimpyReplay:
         self.schedule = [NULL_INT] * n
         self.first_machine = [-1] * n
         self.kills = [0] * n
+        self.kill_log: list[tuple[int, int, int]] = []
         self.tentative: list[int | None] = [None] * n
         self.pending: list[int] = []
         self.next_seq = 0
@@ -267,6 +275,7 @@ class SimpyReplay:
         if delay is None:
             self.state[p] = "given up"
             self.totals["given_up"] += 1
+            self.kill_log.append((p, t, GAVE_UP_AFTER_KILL))
             return False
         if delay == 0:
             self.to_intake(p, self.next_batch)
@@ -386,13 +395,7 @@ class SimpyReplay:
             return
         if not self.alive[m]:
             return
-        for p in sorted(self.tasks_on[m]):
-            self.kills[p] += 1
-            self.totals["evictions"] += 1
-            self.completion[p] = None
-            self.machine_of[p] = None
-            self.leave_share(p)
-            self.resubmit(p, t)
+        victims = sorted(self.tasks_on[m])
         self.tasks_on[m] = set()
         self.used_cpu[m] = 0.0
         self.used_memory[m] = 0.0
@@ -401,6 +404,27 @@ class SimpyReplay:
             self.used_from_memory[k][m] = 0.0
             self.running_from[k][m] = 0
         self.alive[m] = False
+        killed = [(p, KILLED) for p in victims]
+        if self.policy.supervision.scope == "group":
+            groups = {self.group[p] for p in victims}
+            killed += [
+                (q, KILLED_WITH_GROUP)
+                for q in range(self.n)
+                if self.state[q] == "running"
+                and self.group[q] in groups
+                and q not in victims
+            ]
+        for p, kind_of_kill in killed:
+            if kind_of_kill == KILLED_WITH_GROUP:
+                self.take_off(p, self.machine_of[p])
+            self.kill_log.append((p, t, kind_of_kill))
+            self.kills[p] += 1
+            self.totals["evictions"] += 1
+            self.completion[p] = None
+            self.machine_of[p] = None
+            if kind_of_kill == KILLED:
+                self.leave_share(p)
+            self.resubmit(p, t)
 
     def arrive(self, p: int, t: int) -> None:
         """Submit process ``p`` at ``t``."""
@@ -495,6 +519,8 @@ class SimpyReplay:
         if self.schedule[p] == NULL_INT:
             self.schedule[p] = t
             self.first_machine[p] = m
+        if self.kills[p] > 0:
+            self.kill_log.append((p, t, PLACED_AGAIN))
         if self.end[p] != NULL_INT:
             done = self.end[p]
         elif self.duration[p] == -1 or t + self.duration[p] > 2**63 - 1:
@@ -581,6 +607,7 @@ class SimpyReplay:
             self.preemptions[v] += 1
             self.totals["evictions"] += 1
             self.totals["preemptions"] += 1
+            self.kill_log.append((v, t, PREEMPTED))
             sent = self.resubmit(v, t) or sent
         return target, sent
 
@@ -658,6 +685,9 @@ class SimpyReplay:
             framework_bands=np.array(self.band_values, np.int64),
             offer_counts=np.array(self.offer_counts, np.int64).reshape(
                 self.frameworks, 3
+            ),
+            kill_log=canonical_kill_log(
+                np.array(self.kill_log, np.int64).T.reshape(3, -1)
             ),
         )
 
