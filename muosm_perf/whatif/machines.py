@@ -68,11 +68,9 @@ def remove_machines(state: ScenarioInputs, removed: np.ndarray) -> ScenarioInput
     event_machine = state.prepared.inputs.machine_event_machine
     keep = ~np.isin(event_machine, removed)
     prepared = keep_machine_events(state.prepared, keep)
+    gone = np.isin(state.machines["machine"].to_numpy(), removed)
     machines = state.machines.with_columns(
-        pl.when(pl.col("machine").is_in(pl.Series(removed, dtype=pl.Int64)))
-        .then(pl.lit(value=False))
-        .otherwise(pl.col("present"))
-        .alias("present")
+        (pl.col("present") & pl.Series(~gone)).alias("present")
     )
     return ScenarioInputs(prepared, machines)
 

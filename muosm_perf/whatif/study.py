@@ -138,9 +138,10 @@ def run_study(
         )
     prepared_s = time.perf_counter() - started
     evaluation = study.evaluation
-    if study.scenarios:
-        evaluation.check(base, study.scenarios)
-    evaluation.check(base, [study.template])
+    try:
+        evaluation.check(base, [*study.scenarios, study.template])
+    except ScenarioError as error:
+        raise error.located(path=study.path) from None
 
     table = None
     result = None
