@@ -73,6 +73,22 @@ class ParameterError(MuosmError, ValueError):
     """An invalid argument to a public function, named with its value."""
 
 
+class DownloadError(MuosmError):
+    """A trace file that could not be downloaded or failed its size or checksum.
+
+    Parameters
+    ----------
+    message
+        What failed, on which URL or file, and what to do.
+    status
+        The HTTP status code, when the server answered with an error.
+    """
+
+    def __init__(self, message: str, *, status: int | None = None) -> None:
+        self.status = status
+        super().__init__(message)
+
+
 _NO_VALUE = object()
 
 

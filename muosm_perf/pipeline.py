@@ -18,8 +18,11 @@ import time
 from pathlib import Path
 from typing import Any
 
+import polars as pl
+
 from muosm_perf.analysis.characterize import characterize
 from muosm_perf.model.store import TraceStore
+from muosm_perf.predict.replay import DEFAULT_POLICY, replay
 from muosm_perf.report.document import ReportFolder
 from muosm_perf.report.store_report import (
     PredictionView,
@@ -31,26 +34,46 @@ from muosm_perf.traces.synthetic import generate_google_2011
 
 logger = logging.getLogger(__name__)
 
-DEFAULT_POLICY = "priority-first-fit"
-"""Replay policy of the main job: priority queue order, first-fit placement."""
-
 
 def predict_for_report(
     store: TraceStore, *, policy: str = DEFAULT_POLICY
 ) -> tuple[PredictionView, dict[str, Any]]:
     """Replay ``store`` and return what the report shows and the JSON summary."""
-    from muosm_perf.predict.replay import replay
-
     result = replay(store, policy=policy)
     summary = result.summary()
+    delays = result.attempts.filter(pl.col("predicted_delay_s").is_not_null()).select(
+        pl.col("band"), pl.col("predicted_delay_s").alias("delay_s")
+    )
+    totals = summary["totals"]
+    notes = [
+        "Every attempt of the trace is submitted at its observed SUBMIT time "
+        "with its observed CPU and memory request and priority, and runs for its "
+        "observed run time once placed. Machines join, leave and change capacity "
+        "as the machine events say; processes on a removed machine are killed and "
+        "submitted again at once. The pending queue is ordered by priority, then "
+        "by arrival; each process goes to the lowest-numbered machine whose free "
+        "CPU and memory (capacity minus the requests placed there) cover its "
+        "request.",
+        f"The kernel replayed {summary['inputs']['processes']:,} attempts in "
+        f"{summary['kernel_seconds']:.3f} s, after "
+        f"{summary['compile_seconds']:.3f} s of compilation or cache loading.",
+    ]
+    if totals.get("unschedulable"):
+        notes.append(
+            f"{totals['unschedulable']:,} attempts never found a machine with room "
+            "for their request before the window closed; they have no predicted "
+            "delay. A gap between observed and predicted delay this large means the "
+            "trace's scheduler placed more than the requests allow, for example by "
+            "overcommitting machines."
+        )
     view = PredictionView(
         policy=policy,
-        delays=result.predicted_delays(),
-        occupancy=result.predicted_occupancy,
+        delays=delays,
+        occupancy=result.occupancy,
         bands=summary["bands"],
         utilization_mae=summary["utilization_mae"],
-        notes=result.model_notes(),
-        totals=summary.get("totals", {}),
+        notes=notes,
+        totals=totals,
     )
     return view, summary
 

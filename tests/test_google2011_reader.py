@@ -197,6 +197,28 @@ def test_reused_job_id_starts_new_incarnation(make_trace, tmp_path):
     assert groups["incarnation"].to_list() == [1, 2]
     assert groups["end_state"].to_list() == ["KILL", None]
     assert groups["submit_time_us"].to_list() == [600_000_000, 630_000_000]
+    assert groups["attempts"].to_list() == [1, 0]
+
+
+def test_reused_job_id_counts_attempts_per_incarnation(make_trace, tmp_path):
+    job = 6253771429
+    trace = make_trace(
+        [
+            task_row(601_000_000, job, 0, 0),
+            task_row(605_000_000, job, 0, 5),
+            task_row(631_000_000, job, 0, 0),
+            task_row(631_000_000, job, 1, 0),
+        ],
+        jobs=[
+            job_row(600_000_000, job, 0),
+            job_row(620_000_000, job, 5),
+            job_row(630_000_000, job, 0),
+        ],
+    )
+    groups = ingest_google_2011(trace, tmp_path / "store").read("groups")
+    groups = groups.sort("incarnation")
+    assert groups["attempts"].to_list() == [1, 2]
+    assert groups["processes"].to_list() == [1, 2]
 
 
 def test_zero_cpu_request_is_kept(make_trace, tmp_path):
@@ -348,3 +370,23 @@ def test_invalid_utf8_row_is_quarantined(make_trace, tmp_path):
 def test_write_shard_helper_roundtrip(tmp_path):
     path = write_shard(tmp_path / "x.csv.gz", [[1, None, "a"], "raw,line"])
     assert gzip.decompress(path.read_bytes()) == b"1,,a\nraw,line\n"
+
+
+def test_task_constraints_are_read(make_trace, tmp_path):
+    trace = make_trace([task_row(600_000_000, 1, 0, 0)])
+    write_shard(
+        trace / "task_constraints" / "part-00000-of-00001.csv.gz",
+        [
+            [600_000_000, 1, 0, 1, "attr-hash", "5"],
+            [0, 1, 1, 0, "attr-hash", None],
+            [600_000_000, 1, 0, 9, "attr-hash", "5"],
+        ],
+    )
+    store = ingest_google_2011(trace, tmp_path / "store", max_rejected_fraction=0.5)
+    constraints = store.read("constraints").sort("process_index")
+    assert constraints["operator"].to_list() == [1, 0]
+    assert constraints["value"].to_list() == ["5", None]
+    assert constraints["before_window"].to_list() == [False, True]
+    quarantine = store.read("quarantine")
+    assert quarantine["column"].to_list() == ["comparison_operator (field 4)"]
+    assert quarantine["value"].to_list() == ["9"]

@@ -122,7 +122,9 @@ def characterize(store: TraceStore) -> dict[str, Any]:
         ``processes`` (distinct processes), ``attempts``, ``groups`` (distinct
         group IDs), ``cells`` (distinct machines), ``scheduling_delay_s`` (band →
         ``n``, ``mean``, ``p50``, ``p90``, ``p99``, seconds), ``outcomes_by_band``,
-        ``churn``, ``occupancy`` (time-averaged running attempts and utilization),
+        ``churn``, ``occupancy`` (running attempts and requested utilization:
+        time averages and the series itself, utilization as a fraction of the
+        alive capacity),
         ``window_s``, ``rows_quarantined`` and ``anomalies``.
     """
     transitions = store.scan("transitions")
@@ -168,6 +170,13 @@ def characterize(store: TraceStore) -> dict[str, Any]:
             "max_running": int(series["running"].max()),
             "mean_cpu_utilization": series["cpu_utilization"].mean(),
             "mean_memory_utilization": series["memory_utilization"].mean(),
+            "series": {
+                "time_s": (series["time_us"] / 1e6).to_list(),
+                "running": series["running"].to_list(),
+                "alive_machines": series["alive"].to_list(),
+                "cpu_utilization": series["cpu_utilization"].to_list(),
+                "memory_utilization": series["memory_utilization"].to_list(),
+            },
         }
     return result
 

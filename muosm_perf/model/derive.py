@@ -192,9 +192,9 @@ def derive_groups(writer: StoreWriter) -> dict[str, int]:
     """Write the ``groups`` table: one row per incarnation of each group.
 
     A group's ID reused after the group ended (a SUBMIT after a terminal event) starts
-    a new incarnation. Process and attempt counts are per group ID and repeated on
-    every incarnation of that ID. Groups seen only in ``transitions`` get one row with
-    null lifecycle fields.
+    a new incarnation; each attempt of a process counts towards the incarnation of
+    its group that was last submitted at or before the attempt's first known time.
+    Groups seen only in ``transitions`` get one row with null lifecycle fields.
     """
     events = writer.scan("group_transitions").collect()
     incarnation_columns = {
@@ -234,36 +234,67 @@ def derive_groups(writer: StoreWriter) -> dict[str, int]:
         pl.col("name").drop_nulls().first(),
         pl.col("logical_name").drop_nulls().first(),
     )
-    sizes = (
-        writer.scan("processes")
-        .group_by("group_id")
-        .agg(
-            pl.col("process_index").n_unique().cast(pl.UInt32).alias("processes"),
-            pl.len().cast(pl.UInt32).alias("attempts"),
-        )
-        .collect()
-    )
+    incarnations = incarnations.rename({"attempt": "incarnation"})
+    sizes = _sizes_per_incarnation(writer.scan("processes"), incarnations)
     groups = (
-        incarnations.rename({"attempt": "incarnation"})
-        .join(labels, on="group_id", how="left")
-        .join(sizes, on="group_id", how="full", coalesce=True)
+        incarnations.join(labels, on="group_id", how="left")
+        .join(sizes, on=["group_id", "incarnation"], how="full", coalesce=True)
         .with_columns(
             pl.col("processes").fill_null(0),
             pl.col("attempts").fill_null(0),
-            pl.col("incarnation").fill_null(1),
             pl.col("submit_before_window").fill_null(value=False),
             pl.col("schedule_before_window").fill_null(value=False),
             pl.col("end_after_window").fill_null(value=False),
         )
         .sort("group_id", "incarnation")
     )
-    only_in_transitions = sizes.join(events, on="group_id", how="anti").height
+    only_in_transitions = (
+        sizes.select("group_id").unique().join(events, on="group_id", how="anti").height
+    )
     writer.write_part(
         "groups", groups.select(schema.GROUPS.names()).cast(dict(schema.GROUPS))
     )
     anomalies = {f"group_{name}": count for name, count in anomalies.items()}
     anomalies["groups_without_group_events"] = only_in_transitions
     return anomalies
+
+
+def _sizes_per_incarnation(
+    processes: pl.LazyFrame, incarnations: pl.DataFrame
+) -> pl.DataFrame:
+    """Count processes and attempts per group incarnation.
+
+    Times before the window, and unknown times, sort first (as -1), so such attempts
+    go to the first incarnation.
+    """
+    starts = incarnations.select(
+        "group_id",
+        "incarnation",
+        pl.coalesce("submit_time_us", "schedule_time_us", pl.lit(-1)).alias("_start"),
+    ).sort("_start")
+    attempts = (
+        processes.select(
+            "group_id",
+            "process_index",
+            pl.coalesce(
+                "submit_time_us", "schedule_time_us", "end_time_us", pl.lit(-1)
+            ).alias("_time"),
+        )
+        .sort("_time")
+        .collect()
+    )
+    assigned = attempts.join_asof(
+        starts,
+        left_on="_time",
+        right_on="_start",
+        by="group_id",
+        strategy="backward",
+        check_sortedness=False,
+    ).with_columns(pl.col("incarnation").fill_null(1))
+    return assigned.group_by("group_id", "incarnation").agg(
+        pl.col("process_index").n_unique().cast(pl.UInt32).alias("processes"),
+        pl.len().cast(pl.UInt32).alias("attempts"),
+    )
 
 
 def derive_cells(writer: StoreWriter) -> None:

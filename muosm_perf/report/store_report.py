@@ -65,7 +65,7 @@ class PredictionView:
     totals: Mapping[str, int] = field(default_factory=dict)
 
 
-def _overview(result: Mapping[str, Any], store: TraceStore) -> Section:
+def _overview(result: Mapping[str, Any], store: TraceStore, folder: Path) -> Section:
     manifest = store.manifest
     window = result.get("window_s")
     span = (
@@ -86,11 +86,16 @@ def _overview(result: Mapping[str, Any], store: TraceStore) -> Section:
         ["rows quarantined", format_number(result["rows_quarantined"])],
     ]
     files = manifest.get("files", [])
+    source = Path(manifest["source"].get("path", "?"))
+    if source.is_relative_to(folder.resolve()):
+        source = source.relative_to(folder.resolve())
+    else:
+        source = Path(source.name)
     text = (
         f"Store `{store.path.name}` read by muosm-perf "
         f"{manifest['tool']['version']} from "
         f"{len(files)} files ({sum(f['bytes'] for f in files):,} bytes) of "
-        f"`{manifest['source'].get('path', '?')}`."
+        f"`{source}`."
     )
     return Section("Overview", [text, Table(["figure", "value"], rows)])
 
@@ -152,7 +157,7 @@ def build_sections(
         )
     )
 
-    sections = [_overview(result, store), delay_section]
+    sections = [_overview(result, store, folder), delay_section]
     if observed_series is not None:
         figures.occupancy_over_time(
             observed_series,

@@ -1,10 +1,10 @@
 """The cluster simulation behind the synthetic Google 2011 trace.
 
-A discrete-event simulation over integer microseconds: machines join, fail, are
-repaired and change memory; jobs arrive in bursts; a scheduler places tasks by sampled
-best fit, preempts lower bands for higher ones, and retries waiting tasks whenever
-capacity frees up. Every state change appends a row in the trace's own columns. The
-modelling choices and their sources are listed in the docstring of
+A discrete-event simulation over integer microseconds. Machines join, fail, are
+repaired and change memory. Jobs arrive in bursts, and a scheduler places their tasks
+by sampled best fit, preempts lower bands for higher ones, and retries waiting tasks
+whenever capacity frees up. Every state change appends a row in the trace's own
+columns. The modelling choices and their sources are listed in the docstring of
 :func:`muosm_perf.traces.synthetic.generate_google_2011`.
 """
 
@@ -28,6 +28,7 @@ from muosm_perf.traces._synthetic_workload import (
     Machine,
     Task,
     draw_hash,
+    expected_job_work,
     seconds_to_us,
 )
 
@@ -53,6 +54,11 @@ EXISTS_BUT_NO_CREATION = 2
     _MACHINE_UPDATE,
 ) = range(10)
 
+FORCED_FAILURE = -1
+"""Token of the one REMOVE that every trace gets whatever the machine's life."""
+FORCED_UPDATE = -1
+"""Token of the one UPDATE that every trace gets, on a machine up at its time."""
+
 MACHINE_EVENTS_PER_DAY = 0.0245 * 6
 """REMOVE (and, separately, UPDATE) rate per machine and day: six times the rate of
 the real trace (8,957 removes of 12,583 machines in 29 days)."""
@@ -62,7 +68,6 @@ REPAIR_MEDIAN_S = 1000.0
 REPAIR_SIGMA = 2.0
 NEW_MACHINE_SHARE = 0.01
 UPDATE_CHANGE_SHARE = 0.1
-RATE_SAMPLES = 2000
 MULTI_JOB_BURST_SHARE = 0.4
 BURST_JOBS_MEAN = 6
 DIURNAL_AMPLITUDE = 0.3
@@ -73,7 +78,10 @@ CRASH_RUN_MEDIAN_S = 60.0
 MISSING_INFO_SHARE = 0.02
 SUBMIT_WITH_MACHINE_SHARE = 0.6
 SENTINEL_END_SHARE = 0.01
+SAME_INSTANT_RESUBMIT_SHARE = 0.25
 CANDIDATES = 8
+PASS_LOOKS = 256
+PASS_TRIES = 32
 JOB_SUBMIT_TO_TASKS_US = 2
 JOB_END_AFTER_TASKS_US = 6
 
@@ -144,7 +152,8 @@ class ClusterSimulation:
         self.job_rate = 0.0
         self.service_share = 0.0
         self.jobs: list[Job] = []
-        self.waiting: list[Task] = []
+        self.waiting: list[tuple] = []
+        """Heap of waiting tasks: (-priority, submit time, sequence, token, task)."""
         self.pass_queued = False
         self.rows = Rows([], [], [], [])
         self._first_runs: dict[int, float] = {}
@@ -276,42 +285,72 @@ class ClusterSimulation:
             if not self.known[machine.index]:
                 continue
             begin = max(WINDOW_START_US, machine.add_time_us)
-            self._push(
-                begin + int(self.rng.exponential(1 / rate_per_us)),
-                _MACHINE_REMOVE,
-                machine,
-            )
+            if machine.index < self.initial_machines:
+                self._queue_failure(machine)
             self._push(
                 begin + int(self.rng.exponential(1 / rate_per_us)),
                 _MACHINE_UPDATE,
                 machine,
             )
 
-        # One failure of a busy machine in every trace, so that evictions by a
-        # machine removal are always present.
-        busy = [m for m in self.machines if m.tasks]
-        if busy:
-            victim = busy[int(self.rng.integers(len(busy)))]
-            span = self.window_end_us - WINDOW_START_US
-            self._push(
-                WINDOW_START_US + int(span * self.rng.uniform(0.2, 0.5)),
-                _MACHINE_REMOVE,
-                victim,
-            )
+        # One failure of a machine chosen at its time among those that run
+        # tasks, so that evictions by a machine removal are always present.
+        span = self.window_end_us - WINDOW_START_US
+        self._push(
+            WINDOW_START_US + int(span * self.rng.uniform(0.2, 0.5)),
+            _MACHINE_REMOVE,
+            None,
+            FORCED_FAILURE,
+        )
+
+        # And one UPDATE of a machine chosen among those up at its time, outside
+        # the regular chain of UPDATEs.
+        span = self.window_end_us - WINDOW_START_US
+        self._push(
+            WINDOW_START_US + int(span * self.rng.uniform(0.05, 0.95)),
+            _MACHINE_UPDATE,
+            None,
+            FORCED_UPDATE,
+        )
+
+    def _queue_failure(self, machine: Machine) -> None:
+        """Queue the next REMOVE of a machine that is up, at an exponential time.
+
+        The event carries the machine's life number, so that it is dropped if the
+        machine fails otherwise first.
+        """
+        rate_per_us = MACHINE_EVENTS_PER_DAY / (86_400 * 1e6)
+        start = max(self.now, WINDOW_START_US)
+        self._push(
+            start + int(self.rng.exponential(1 / rate_per_us)),
+            _MACHINE_REMOVE,
+            machine,
+            machine.life,
+        )
 
     def _on_machine_add(self, machine: Machine, _token: int) -> None:
         if self.up[machine.index]:
             return
         self._bring_up(machine)
+        if self.known[machine.index]:
+            self._queue_failure(machine)
         self._queue_pass()
 
-    def _on_machine_remove(self, machine: Machine, _token: int) -> None:
+    def _on_machine_remove(self, machine: Machine | None, token: int) -> None:
+        if machine is None:
+            busy = [m for m in self.machines if m.tasks]
+            if not busy:
+                return
+            machine = busy[int(self.rng.integers(len(busy)))]
         i = machine.index
-        if not self.up[i]:
+        if not self.up[i] or token not in (FORCED_FAILURE, machine.life):
             return
+        machine.life += 1
         self._machine_row(machine, REMOVE, capacity=True)
+        # The forced failure re-SUBMITs its tasks at the instant of their EVICT, so
+        # that every trace has such a tie.
         for task in list(machine.tasks):
-            self._evict(task)
+            self._evict(task, same_instant=token == FORCED_FAILURE)
         self.up[i] = False
         self.capacity_cpu_total -= machine.cpu
         if self.rng.random() < REPAIR_SHARE:
@@ -319,14 +358,20 @@ class ClusterSimulation:
             self._push(self.now + seconds_to_us(downtime), _MACHINE_ADD, machine)
         self._queue_pass()
 
-    def _on_machine_update(self, machine: Machine, _token: int) -> None:
+    def _on_machine_update(self, machine: Machine | None, token: int) -> None:
+        if machine is None:
+            candidates = np.flatnonzero(self.up & self.known)
+            if not candidates.size:
+                return
+            machine = self.machines[int(self.rng.choice(candidates))]
         i = machine.index
-        rate_per_us = MACHINE_EVENTS_PER_DAY / (86_400 * 1e6)
-        self._push(
-            self.now + int(self.rng.exponential(1 / rate_per_us)),
-            _MACHINE_UPDATE,
-            machine,
-        )
+        if token != FORCED_UPDATE:
+            rate_per_us = MACHINE_EVENTS_PER_DAY / (86_400 * 1e6)
+            self._push(
+                self.now + int(self.rng.exponential(1 / rate_per_us)),
+                _MACHINE_UPDATE,
+                machine,
+            )
         if not self.up[i]:
             return
         if self.rng.random() < UPDATE_CHANGE_SHARE:
@@ -380,6 +425,9 @@ class ClusterSimulation:
                 service=service,
                 running_at_start=True,
             )
+            if not service and not any(j.cpu == 0.0 for j in jobs):
+                # Every trace has a running job that requests no CPU.
+                job.cpu = 0.0
             jobs.append(job)
             self._job_row(0, job, SUBMIT)
             job.submitted = True
@@ -412,17 +460,40 @@ class ClusterSimulation:
                 )
         self.jobs.extend(jobs)
 
-        # One service task crash-loops from the start to the end.
-        running = [
+        self._ensure_missing_info()
+
+        # One task crash-loops from the start: a service's that outlives the window
+        # when there is one, so that it loops to the end.
+        span_s = (self.window_end_us - WINDOW_START_US) / 1e6
+        running = [t for job in jobs for t in job.tasks if t.state == RUNNING]
+        lasting = [
             t
-            for job in jobs
-            for t in job.tasks
-            if t.state == RUNNING and job.service and job.kill_after_s is None
+            for t in running
+            if t.job.service and (t.job.kill_after_s or math.inf) > span_s
         ]
-        if running:
-            task = running[int(rng.integers(len(running)))]
+        chosen = lasting or running
+        if chosen:
+            task = chosen[int(rng.integers(len(chosen)))]
             task.crash_loop = True
             self._plan_end(task, first_run_s=None, reschedule=True)
+
+    def _ensure_missing_info(self) -> None:
+        """Give one time-0 SUBMIT the missing-info code if chance gave none."""
+        rows = self.rows.task_events
+        submits = [i for i, row in enumerate(rows) if row[6] == SUBMIT]
+        if not submits or any(rows[i][2] is not None for i in submits):
+            return
+        i = submits[int(self.rng.integers(len(submits)))]
+        nan = math.nan
+        rows[i] = (
+            *rows[i][:2],
+            EXISTS_BUT_NO_CREATION,
+            *rows[i][3:10],
+            nan,
+            nan,
+            nan,
+            None,
+        )
 
     def _initial_pending(self, task: Task) -> None:
         """Record a task queued at the start: SUBMIT at time 0, first try in window."""
@@ -440,12 +511,12 @@ class ClusterSimulation:
         and most running ones name their machine, as in the real trace.
         """
         missing = self.rng.random() < MISSING_INFO_SHARE
-        shown = machine if self.rng.random() < SUBMIT_WITH_MACHINE_SHARE else None
+        named = machine if self.rng.random() < SUBMIT_WITH_MACHINE_SHARE else None
         self._task_row(
             0,
             task,
             SUBMIT,
-            machine=shown,
+            machine=named,
             missing_info=EXISTS_BUT_NO_CREATION if missing else None,
             with_requests=not missing,
         )
@@ -500,31 +571,20 @@ class ClusterSimulation:
         self._push(arrival_us, _JOB_ARRIVAL, empty)
 
     def _estimate_arrival_rate(self) -> tuple[float, float]:
-        """Estimate the job arrival rate that keeps the load at ``initial_load``.
+        """Compute the job arrival rate that keeps the load at ``initial_load``.
 
-        Returns the rate in jobs per second and the share of the load that
-        services carry.
         By Little's law the CPU requested on average equals the arrival rate times
-        the mean CPU-seconds a job requests over its life (tasks x CPU x run time,
-        cut short by a kill). The mean is estimated from ``RATE_SAMPLES`` jobs drawn
-        by a copy of the job factory with its own random state, seeded from the
-        main one.
+        the mean CPU-seconds a job requests over its life
+        (:func:`~muosm_perf.traces._synthetic_workload.expected_job_work`).
+
+        Returns
+        -------
+        tuple of (float, float)
+            Jobs per second, and the share of the load that services carry.
         """
-        probe = self.factory.with_rng(np.random.default_rng(self.rng.integers(2**63)))
-        total = 0.0
-        services = 0.0
-        for _ in range(RATE_SAMPLES):
-            job = probe.draw_job(band=probe.draw_band(), arrival_us=1, job_id=1)
-            life = job.duration_s
-            if job.kill_after_s is not None:
-                life = min(life, job.kill_after_s)
-            work = len(job.tasks) * job.cpu * life
-            total += work
-            if job.service:
-                services += work
-        mean_work = max(total / RATE_SAMPLES, 1e-9)
+        mean_work, service_share = expected_job_work(self.factory.max_tasks)
         rate = self.initial_load * self.capacity_cpu_total / mean_work
-        return rate, services / max(total, 1e-9)
+        return rate, service_share
 
     def _on_job_arrival(self, job: Job, _token: int) -> None:
         self._job_row(self.now, job, SUBMIT)
@@ -566,8 +626,14 @@ class ClusterSimulation:
         if task.token != token or task.state != PENDING:
             return
         if not self._place(task, preempt=True):
-            task.waiting = True
-            self.waiting.append(task)
+            self._wait(task)
+
+    def _wait(self, task: Task) -> None:
+        """Queue a pending task that fits nowhere for the next scheduler pass."""
+        task.waiting = True
+        self._sequence += 1
+        entry = (-task.job.priority, task.submit_us, self._sequence, task.token, task)
+        heapq.heappush(self.waiting, entry)
 
     def _queue_pass(self) -> None:
         if self.waiting and not self.pass_queued:
@@ -576,16 +642,44 @@ class ClusterSimulation:
             self._push(self.now + seconds_to_us(delay), _SCHEDULER_PASS, None)
 
     def _on_scheduler_pass(self, _subject: object, _token: int) -> None:
+        """Retry waiting tasks in priority order, then earliest submission first.
+
+        A pass looks at no more than ``PASS_LOOKS`` waiting tasks and tries to
+        place no more than ``PASS_TRIES`` of them, so that a long queue costs a
+        bounded time per pass. A free-band task larger than the largest free room
+        is skipped without a try. If a pass places tasks and reaches a limit,
+        another pass follows.
+        """
         self.pass_queued = False
-        queue = [t for t in self.waiting if t.waiting and t.state == PENDING]
-        queue.sort(key=lambda t: (-t.job.priority, t.submit_us, t.job.job_id, t.index))
-        still_waiting = []
-        for task in queue:
-            if self._place(task, preempt=True):
-                task.waiting = False
-            else:
-                still_waiting.append(task)
-        self.waiting = still_waiting
+        usable = self.up & self.known
+        if not usable.any():
+            return
+        room_cpu = float(self.free_cpu[usable].max())
+        room_memory = float(self.free_memory[usable].max())
+        kept: list[tuple] = []
+        looks = tries = placed = 0
+        while self.waiting and looks < PASS_LOOKS and tries < PASS_TRIES:
+            entry = heapq.heappop(self.waiting)
+            task = entry[-1]
+            if not task.waiting or task.state != PENDING or task.token != entry[3]:
+                continue
+            looks += 1
+            job = task.job
+            too_big = job.cpu > room_cpu or job.memory > room_memory
+            if job.band == Band.FREE and too_big:
+                kept.append(entry)
+                continue
+            tries += 1
+            if not self._place(task, preempt=True):
+                kept.append(entry)
+                continue
+            placed += 1
+            room_cpu = float(self.free_cpu[usable].max())
+            room_memory = float(self.free_memory[usable].max())
+        for entry in kept:
+            heapq.heappush(self.waiting, entry)
+        if placed and (looks >= PASS_LOOKS or tries >= PASS_TRIES):
+            self._queue_pass()
 
     def _excluded(self, job: Job) -> list[int]:
         if job.different_machines and job.machine_counts:
@@ -744,15 +838,17 @@ class ClusterSimulation:
         task.machine = None
         task.waiting = False
 
-    def _resubmit_later(self, task: Task) -> None:
+    def _resubmit_later(self, task: Task, *, same_instant: bool = False) -> None:
         """Queue the re-SUBMIT that follows an eviction or a failure."""
         task.resubmit_pending = True
-        delay = 0 if self.rng.random() < 0.25 else int(self.rng.integers(5, 16))
+        delay = 0
+        if not same_instant and self.rng.random() >= SAME_INSTANT_RESUBMIT_SHARE:
+            delay = int(self.rng.integers(5, 16))
         self._push(self.now + delay, _RESUBMIT, task, task.token)
 
-    def _evict(self, task: Task) -> None:
+    def _evict(self, task: Task, *, same_instant: bool = False) -> None:
         self._stop(task, EVICT)
-        self._resubmit_later(task)
+        self._resubmit_later(task, same_instant=same_instant)
         self._queue_pass()
 
     def _on_task_end(self, subject: tuple[Task, int], token: int) -> None:

@@ -2,13 +2,12 @@
 
 Every distribution here is documented, with its source, in the docstring of
 :func:`muosm_perf.traces.synthetic.generate_google_2011`. This module only draws
-from them; :mod:`muosm_perf.traces._synthetic_cluster` plays them out.
+from them, and :mod:`muosm_perf.traces._synthetic_cluster` plays them out.
 """
 
 from __future__ import annotations
 
 import base64
-import copy
 import math
 from dataclasses import dataclass, field
 
@@ -22,9 +21,6 @@ WINDOW_START_US = 600 * MICROSECONDS
 
 AFTER_WINDOW_US = 2**63 - 1
 """Time written for an event after the trace window."""
-
-UNKNOWN = math.nan
-"""A request or capacity that the trace leaves empty."""
 
 # (CPU capacity, memory capacity, share of machines) per platform, from the ADD
 # rows of the complete Google 2011 machine_events table.
@@ -65,7 +61,7 @@ class BandProfile:
     """Share of batch jobs the user kills before they end."""
     kill_delay_median_s: float
     service_share: float
-    """Share of jobs that are long-running services (they never finish)."""
+    """Share of jobs that are services, which run until their user kills them."""
 
 
 BAND_PROFILES = (
@@ -162,6 +158,8 @@ class Machine:
     memory: float
     add_time_us: int
     """Trace time of its first ADD (0 before the window)."""
+    life: int = 0
+    """Number of REMOVEs so far; a queued REMOVE of an earlier life is dropped."""
     tasks: list[Task] = field(default_factory=list)
 
 
@@ -275,13 +273,6 @@ class JobFactory:
         self.platform_hashes = {name: draw_hash(rng) for name in PLATFORM_SHAPES}
         self.next_job_id = 6_250_000_000 + int(rng.integers(0, 1_000_000))
         self.old_job_ids: set[int] = set()
-
-    def with_rng(self, rng: np.random.Generator) -> JobFactory:
-        """Return a copy that draws from ``rng`` and numbers jobs on its own."""
-        twin = copy.copy(self)
-        twin.rng = rng
-        twin.old_job_ids = set(self.old_job_ids)
-        return twin
 
     def draw_user(self) -> str:
         """Draw a user by popularity."""
@@ -427,3 +418,81 @@ class JobFactory:
         )
         job.tasks = [Task(job=job, index=i) for i in range(tasks)]
         return job
+
+
+def _normal_cdf(x: float) -> float:
+    return 0.5 * (1.0 + math.erf(x / math.sqrt(2.0)))
+
+
+def capped_lognormal_mean(median: float, sigma: float, cap: float) -> float:
+    """Return E[min(X, cap)] for X log-normal with this median and sigma."""
+    mu = math.log(median)
+    z = (math.log(cap) - mu) / sigma
+    body = math.exp(mu + sigma**2 / 2) * _normal_cdf(z - sigma)
+    return body + cap * (1.0 - _normal_cdf(z))
+
+
+def run_time_survival(t: np.ndarray) -> np.ndarray:
+    """Return P(run time > t) for the batch run time of :meth:`draw_duration_s`."""
+    log_t = np.log(np.maximum(t, 1e-300))
+    z = (log_t - math.log(RUN_MEDIAN_S)) / RUN_SIGMA
+    body = 0.5 * np.array([math.erfc(v / math.sqrt(2.0)) for v in z])
+    ratio = (RUN_TAIL_MIN_S / MAX_RUN_S) ** RUN_TAIL_ALPHA
+    tail = (
+        (RUN_TAIL_MIN_S / np.maximum(t, RUN_TAIL_MIN_S)) ** RUN_TAIL_ALPHA - ratio
+    ) / (1 - ratio)
+    survival = (1 - RUN_TAIL_SHARE) * body + RUN_TAIL_SHARE * tail
+    return np.where(t < MAX_RUN_S, survival, 0.0)
+
+
+def mean_task_count(max_tasks: int) -> float:
+    """Return the mean of :meth:`JobFactory.draw_task_count` for ``max_tasks``."""
+    sizes = np.arange(3, max(max_tasks, 2) + 1)
+    return 0.7 + 0.3 * (2.0 + float(np.sum((2.0 / sizes) ** 1.1)))
+
+
+def expected_job_work(max_tasks: int) -> tuple[float, float]:
+    """Compute the mean CPU-seconds a job requests over its life.
+
+    The mean follows from the distributions of :class:`JobFactory`. A job requests
+    tasks x CPU for its life: a service's lifetime, or a batch task's run time cut
+    short by a kill. The three factors are independent within a band, so the mean
+    is a sum over bands of products of means. A multi-task job has at least k
+    tasks with probability (2/k)^1.1 for 3 <= k <= ``max_tasks``, so the mean
+    number of tasks is ``0.7 + 0.3 * (2 + sum of (2/k)^1.1)``. The mean of a
+    capped log-normal is exact, and E[min(run time, kill time)] is the integral
+    of the product of their survival functions, taken numerically on a
+    logarithmic grid.
+
+    Returns
+    -------
+    tuple of (float, float)
+        Mean CPU-seconds per job (normalized CPU times seconds) and the share of
+        it requested by services.
+    """
+    mean_tasks = mean_task_count(max_tasks)
+
+    service_life = capped_lognormal_mean(
+        SERVICE_LIFETIME_MEDIAN_S, SERVICE_LIFETIME_SIGMA, MAX_RUN_S * 10
+    )
+    grid = np.geomspace(1e-3, MAX_RUN_S, 20_000)
+    run_survival = run_time_survival(grid)
+    mean_run = float(np.trapezoid(run_survival, grid))
+
+    total = 0.0
+    services = 0.0
+    for profile in BAND_PROFILES:
+        mean_cpu = (1 - ZERO_CPU_SHARE) * capped_lognormal_mean(
+            profile.cpu_median, CPU_SIGMA, 0.5
+        )
+        kill_z = (np.log(grid) - math.log(profile.kill_delay_median_s)) / 1.5
+        kill_survival = 0.5 * np.array([math.erfc(v / math.sqrt(2.0)) for v in kill_z])
+        mean_killed = float(np.trapezoid(run_survival * kill_survival, grid))
+        batch_life = (1 - profile.kill_share) * mean_run + profile.kill_share * (
+            mean_killed
+        )
+        per_task = profile.job_share * mean_tasks * mean_cpu
+        service_work = per_task * profile.service_share * service_life
+        total += service_work + per_task * (1 - profile.service_share) * batch_life
+        services += service_work
+    return total, services / total

@@ -22,7 +22,7 @@ import numpy as np
 
 from muosm_perf import __version__
 from muosm_perf.errors import ParameterError
-from muosm_perf.traces._synthetic_cluster import ClusterSimulation
+from muosm_perf.traces._synthetic_cluster import NEW_MACHINE_SHARE, ClusterSimulation
 from muosm_perf.traces._synthetic_usage import usage_rows
 from muosm_perf.traces._synthetic_workload import (
     AFTER_WINDOW_US,
@@ -155,19 +155,20 @@ def generate_google_2011(
         renamed when complete.
     machines
         Machines in the trace, including those that join during the window
-        (4 to 5,000; the simulation runs in Python).
+        (4 to 5,000). The simulation runs in Python: 200 machines for 6 hours take
+        about 1 s, and 100 machines for 20 days took 90 s on a 2-core machine.
     duration_s
         Length of the trace window in seconds (300 s to 31 days).
     seed
         Seed of the only random state used (a non-negative integer).
     shards
-        Shards per sharded table (1 to 500). Shard ``k`` holds the rows whose
-        time falls in the ``k``-th of equal time ranges from 0 to the window end;
-        rows after the window go to the last shard, so a shard can be empty.
+        Shards per sharded table (1 to 500). Shard ``k`` contains the rows whose
+        time falls in the ``k``-th of equal time ranges from 0 to the window end.
+        Rows after the window go to the last shard, and a shard can be empty.
     initial_load
-        Share of the cell's CPU that the requests of running tasks approach on
-        average (above 0, at most 1). It sets the job arrival rate; the load reached
-        differs, because of queueing, kills and failures.
+        Share of the cell's CPU requested by the tasks running at the window start
+        (above 0, at most 1). The job arrival rate is set to keep this load on
+        average, but the load drifts with bursts, queueing, kills and failures.
     usage_machines
         Machines whose tasks report usage (default: a tenth of ``machines``).
     overwrite
@@ -197,93 +198,116 @@ def generate_google_2011(
     0.749 (9%) or 0.1241; CPU 1.0 with memory 1.0 (7%); CPU 0.25 with memory
     0.2498 (1%). Platform IDs and every other name are random 44-character base64
     strings like the trace's hashed names. All but 1% of the machines (at least
-    one) are ADDed at time 0; the rest join at a uniform time in the middle 90% of
-    the window. With 50 or more machines, one machine is added with empty
-    capacity, as 32 ADD rows of the real trace are, and nothing is placed on it.
+    one) are ADDed at time 0, and the rest join at a uniform time in the middle
+    90% of the window. With 50 or more machines, one machine is added with empty
+    capacity, as in 32 ADD rows of the real trace, and nothing is placed on it.
     Each machine is REMOVEd at exponential intervals at 6 times the real rate
     (8,957 removes of 12,583 machines in 29 days), so that a few hours of a small
-    cell see several; 95% come back (ADD with the same ID and capacity) after a
+    cell see several. 95% come back (ADD with the same ID and capacity) after a
     log-normal downtime of median 1,000 s and sigma 2 (measured: median 998 s,
-    90th percentile 31,000 s). UPDATEs come at the
-    same rate as REMOVEs; 90% repeat the capacity (as 7,341 of 7,380 real ones
-    do) and 10% move the memory to another level of the platform. A machine whose
-    memory shrinks below its tasks' requests evicts its lowest-priority tasks
-    until the rest fit. Tasks on a removed machine are EVICTed at the instant of
-    the REMOVE.
+    90th percentile 31,000 s). Tasks on a removed machine are EVICTed at the
+    instant of the REMOVE. UPDATEs come at the same rate as REMOVEs: 90% repeat
+    the capacity, as 7,341 of the 7,380 real ones do, and 10% move the memory to
+    another level of the platform. A machine whose memory shrinks below its
+    tasks' requests evicts its lowest-priority tasks until the rest fit.
 
     *Jobs.* Arriving jobs are free band (35%, priority 0 or 1), middle band (55%,
     priority 2 mostly, also 3, 4 and 8) or production (10%, priority 9 mostly,
-    also 10 and 11). The scheduling class (0-3) is drawn per band so that free and
-    middle jobs are mostly class 0 and production jobs mostly class 2 or 3 (mean
-    classes measured: 0.8, 0.3 and 2.2). All tasks of a job share its requests,
-    class and priority. CPU and memory requests are log-normal per band with
-    medians at the measured medians (CPU 0.0156, 0.025, 0.0625; memory 0.0159,
-    0.0255, 0.028) and sigmas 0.8 and 0.9, capped at 0.5; disk is log-normal with
-    median 0.0003. 2% of jobs request exactly 0 CPU, five times the measured
-    share (0.4%), so small traces have some. 70% of jobs have one task (measured
-    70%); the others have a Pareto number of tasks (alpha 1.1, at least 2), at
-    most half the machines and 500. Multi-task jobs carry the different-machines
-    restriction with probability 0.15, 0.30 or 0.50 per band, and the scheduler
-    honours it. 5% of middle jobs and 60% of production jobs are services that
-    never finish; the others' tasks run for a log-normal time (median 300 s,
-    sigma 1.2), or, for 10%, a Pareto time (1,800 s minimum, alpha 1.3). Users
-    follow a Zipf law (exponent 1.2) over ``20 + machines // 20`` users.
+    also 10 and 11). The scheduling class (0-3) is drawn per band, for mean
+    classes of 0.8, 0.3 and 1.9 (measured: 0.8, 0.3 and 2.2). All tasks of a job
+    share its requests, class and priority. CPU and memory requests are
+    log-normal per band with the measured medians (CPU 0.0156, 0.025, 0.0625;
+    memory 0.0159, 0.0255, 0.028) and sigmas 0.8 and 0.9, capped at 0.5 (and
+    memory at least 0.0001). Disk is
+    log-normal with median 0.0003. 2% of jobs request exactly 0 CPU, five times
+    the measured share (0.4%), so that small traces have some. 70% of jobs have
+    one task (measured: 70%), and the others a Pareto number of tasks (alpha 1.1,
+    at least 2, at most half the machines and 500). Multi-task jobs carry the
+    different-machines restriction with probability 0.15, 0.30 or 0.50 per band,
+    and the scheduler honours it. Users follow a Zipf law (exponent 1.2) over
+    ``20 + machines // 20`` users.
+
+    3% of middle jobs and 40% of production jobs are services: they run until
+    their user KILLs them after a log-normal lifetime (median 1 day, sigma 1,
+    capped at 30 days). A batch task runs for a log-normal time (median 300 s,
+    sigma 1.2) or, with probability 0.1, a Pareto time (1,800 s minimum, alpha
+    1.3), capped at 3 days. Users KILL 35%, 20% and 10% of free, middle and
+    production batch jobs after log-normal times of median 120 s, 600 s and 1 h
+    (sigma 1.5), which kills their running and pending tasks.
 
     *Arrivals.* Jobs arrive in bursts: a Poisson process of bursts, modulated by a
     daily sine of amplitude 30%, where 60% of bursts are one job and 40% are a
     geometric number of jobs (mean 6) of one user, band and logical name, spaced
     by log-normal gaps (median 1.5 s, the measured median gap between job
-    submissions). The burst rate is set so that the arriving work fills the CPU
-    left by services up to ``initial_load``, estimated from 400 sampled jobs. Job
-    IDs grow with submission time from about 6.25e9; jobs present at the start
-    have distinct random smaller IDs.
+    submissions). The mean rate keeps the load at ``initial_load``: by Little's
+    law the mean requested CPU is the job rate times the mean CPU-seconds a job
+    requests in its life (tasks x CPU x run time or lifetime, cut by a kill),
+    which is computed from the distributions above. Because job sizes and
+    lifetimes are heavy-tailed, the load still wanders: over seeds 0-5 of the
+    default trace, the time-averaged requested share of CPU was 0.64 to 0.84 for
+    an ``initial_load`` of 0.75, and a 20-day trace of 100 machines (seed 1)
+    ranged from 0.61 to 0.99 in daily samples, with thousands of tasks queued
+    for a few days when it was full. The default trace (seed 0) gets 676 jobs
+    and 2.3 task SUBMITs per machine-hour (measured: 2.55), so about 8 times the
+    measured job rate per machine, because its jobs have fewer tasks. Job IDs
+    grow with submission time from about 6.25e9. Jobs present at the start have
+    distinct random smaller IDs.
 
     *Scheduler.* A job's SUBMIT is followed 2 µs later by its tasks' SUBMITs, and
     its SCHEDULE comes with its first task's SCHEDULE (measured: 2 µs and 3 µs).
     The scheduler considers a submitted task after 1 s plus a log-normal time
-    (median 0.5 s, sigma 1), times 10 for class 3, times 1.3 for the free band,
-    and divided by ``1 - load / 2``, where ``load`` is the requested share of the
-    CPU of machines that are up (measured median delays: 1.5 to 2.3 s; class 3
-    21 s). It then places the task by best fit (least normalized CPU plus memory
-    left) among up to 8 machines sampled from those where it fits. If none fits,
-    a middle or production task preempts tasks of lower bands on the machine
-    that needs the fewest evictions of lowest priority first (EVICT and SCHEDULE
-    at one instant); otherwise the task waits. Waiting tasks are retried in
-    priority order by a scheduler pass 0.5 to 2 s after any capacity is freed.
-    Requests never exceed a machine's capacity: there is no overcommitment.
+    (median 0.3 s, sigma 1), times 10 for class 3, times 1.3 for the free band,
+    and divided by ``1 - load**2 / 2``, where ``load`` is the requested share of
+    the CPU of machines that are up (measured median delays: 1.7 to 2.3 s per
+    band, and 21 s for class 3). It places the task by best fit (least
+    normalized CPU plus memory left) among up to 8 machines sampled from those
+    where it fits. If none fits, a middle or production task preempts tasks of
+    lower bands, lowest priority first, on the machine that lacks the least
+    (EVICT and SCHEDULE at one instant); otherwise the task waits. Waiting tasks
+    are retried in priority order, then earliest submission first, by a
+    scheduler pass 0.5 to 2 s after capacity is freed. A pass looks at 256
+    waiting tasks at most and tries 32 at most, so that a long queue costs a
+    bounded time. Requests never exceed a machine's capacity: there is no
+    overcommitment.
 
-    *Endings.* A task that ends normally FINISHes after its run time. Each
-    attempt FAILs with probability 0.03 at a uniform 5-95% of its run time (for a
-    service, of a log-normal hour). 1% of arriving jobs have one to three
-    crash-looping tasks, which FAIL after a log-normal run (median 60 s) on every
-    attempt; a batch job whose task fails 10 times FAILs, and its other tasks
-    are KILLed. Services keep restarting. An evicted or failed task is
-    re-SUBMITted 5-15 µs later (measured medians: 7 µs after EVICT, 12 µs after
-    FAIL), or at the same instant with probability 0.25 so that ties occur. Users
-    KILL 35%, 20% and 10% of free, middle and production jobs after log-normal
-    times of median 120 s, 600 s and 1 h (sigma 1.5); this kills running and
-    pending tasks. A job ends 6 µs after its last task (measured: 6 µs), with
+    *Endings.* A batch task that is not stopped FINISHes after its run time.
+    Each attempt FAILs with probability 0.03 at a uniform 5-95% of its run time
+    (for a service, of a log-normal time of median 1 h). 1% of arriving jobs
+    have one to three crash-looping tasks, which FAIL after a log-normal run
+    (median 60 s) on every attempt. A batch job whose task fails 10 times FAILs,
+    and its other tasks are KILLed, but services keep restarting. An evicted or
+    failed task is re-SUBMITted 5-15 µs later (measured medians: 7 µs after
+    EVICT, 12 µs after FAIL), or at the same instant with probability 0.25 so
+    that ties occur. A job ends 6 µs after its last task (measured: 6 µs), with
     FINISH, KILL or FAIL.
 
-    *Trace start and end.* The cell is filled to 60% of its CPU with jobs present
-    at the start (30% free, 40% middle, 30% production, 90% of these services);
-    their tasks have SUBMIT and SCHEDULE at time 0 ("before the window"), and
-    batch tasks run for a uniform fraction of their run time. Tasks that do not
-    fit are pending at time 0. 2% of time-0 SUBMITs carry the missing-info code 2
-    (EXISTS_BUT_NO_CREATION) and no requests, and 60% of running tasks' time-0
-    SUBMITs name their machine, as in the real trace. Nothing is written after the
-    window end: tasks still running have no terminal event and pending tasks no
-    SCHEDULE, except that 1% of the single-task jobs running at the end (at least
-    one) get a task and job FINISH at the after-the-window time 2^63-1.
+    *Trace start and end.* The cell starts filled to ``initial_load`` of its CPU
+    with jobs alive at the window start: services up to the share of the load
+    they carry in the long run (computed with the arrival rate), then batch
+    jobs. Their lifetimes or run times are drawn length-biased, as for jobs seen
+    at a random instant, and a uniform fraction of each is left. Their tasks have
+    SUBMIT and SCHEDULE at time 0 ("before the window"). Tasks beyond the target
+    load, or that fit nowhere, are pending at time 0. 2% of time-0 SUBMITs carry
+    the missing-info code 2 (EXISTS_BUT_NO_CREATION) and no requests, and 60% of
+    running tasks' time-0 SUBMITs name their machine, as in the real trace.
+    Nothing is written after the window end: tasks still running have no
+    terminal event and pending tasks no SCHEDULE, except that 1% of the
+    single-task jobs running at the end (at least one) get a task and job FINISH
+    at the after-the-window time 2^63-1.
 
     *Guaranteed cases.* Whatever the seed, a trace contains: a free-band job
     pending at time 0 that its user kills 0.1-0.9 s into the window, before the
-    scheduler considers it; one crash-looping service task from the start to the
-    end; one failure of a machine that runs tasks, at a uniform time between 20%
-    and 50% of the window; one job with job events and no task events (killed 1-10
-    minutes after its SUBMIT), like the 70 such jobs of the real trace; at least
-    one time-0 SUBMIT with missing info when there are tasks at the start; and at
-    least one usage row above its machine's CPU capacity when there is usage.
+    scheduler considers it; a job with job events and no task events, like the
+    70 such jobs of the real trace (its KILL comes 1-10 minutes after its
+    SUBMIT, if inside the window); and an UPDATE of a machine that is up,
+    besides the random ones. When tasks run at the start, it also contains a
+    task crash-looping from the window start (a service's that outlives the
+    window, when there is one), a time-0 SUBMIT with missing info, and a failure
+    of a machine that runs tasks at a uniform time between 20% and 50% of the
+    window, whose evicted tasks are re-SUBMITted at the instant of their EVICT.
+    The first batch job running at the start requests 0 CPU if no job before it
+    did, and at least one usage row is above its machine's CPU capacity when
+    there is usage.
 
     *Usage.* The tasks of ``usage_machines`` randomly chosen machines report one
     row per 5-minute window (aligned on 600 s) cut to the part each attempt ran
@@ -312,7 +336,7 @@ def generate_google_2011(
     started = time.perf_counter()
     rng = np.random.default_rng(seed)
     window_end_us = WINDOW_START_US + duration_s * MICROSECONDS
-    new_machines = max(1, round(0.01 * machines))
+    new_machines = max(1, round(NEW_MACHINE_SHARE * machines))
     cell = draw_machines(rng, machines)
     if machines >= 50:
         blind = cell[int(rng.integers(machines - new_machines))]
@@ -347,6 +371,7 @@ def generate_google_2011(
             "usage_machines": sampled,
         },
         "window_us": [WINDOW_START_US, window_end_us],
+        "job_arrival_rate_per_s": round(simulation.job_rate, 6),
         "rows": {name: len(lines) for name, lines in tables.items()},
     }
 
