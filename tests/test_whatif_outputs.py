@@ -139,6 +139,24 @@ def test_lifecycle_messages_by_hand(one_machine_base):
     np.testing.assert_array_equal(times, sorted(submits + schedules + ends))
 
 
+def test_messages_leave_out_the_state_before_the_window(make_trace, tmp_path):
+    # X runs from before the window to 1500 s; Y, submitted at 1000 s, waits for
+    # X's CPU and is placed at 1500 s, the window's end.
+    tasks = [
+        task_row(0, 1, 0, SUBMIT, cpu=0.9),
+        task_row(0, 1, 0, SCHEDULE, machine=1, cpu=0.9),
+        task_row(s(1000), 2, 0, SUBMIT, cpu=0.5),
+        task_row(s(1000), 2, 0, SCHEDULE, machine=1, cpu=0.5),
+        task_row(s(1100), 2, 0, FINISH, machine=1, cpu=0.5),
+        task_row(s(1500), 1, 0, FINISH, machine=1, cpu=0.9),
+    ]
+    trace = make_trace(tasks, machines=[machine_row(0, 1, 0, cpu=1.0, memory=1.0)])
+    base = load_base(ingest_google_2011(trace, tmp_path / "store"))
+    result = run_prepared(base.prepared)
+    times = lifecycle_message_times(result, base.prepared) / 1e6
+    np.testing.assert_array_equal(times, [1000, 1500, 1500])
+
+
 def test_bus_outputs_count_messages(one_machine_base):
     evaluation = ReplayEvaluation(
         outputs=("bus_messages", "bus_latency_p99_s", "bus_max_consumer_lag")

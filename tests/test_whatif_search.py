@@ -226,7 +226,7 @@ def test_find_min_machines_with_the_toy_model():
     assert result.answer == 100
     assert result.status == "found"
     assert result.monotone
-    assert result.table["machines"].to_list()[:2] == [0, 400]
+    assert result.table["capacity_search.count"].to_list()[:2] == [0, 400]
     assert result.points["value"].to_list() == sorted(result.points["value"].to_list())
     record = result.as_dict()
     assert record["answer"] == 100

@@ -176,6 +176,22 @@ def test_remove_largest_platform(small_base):
     assert present_cells(small_base, prepared) == {1, 2, 3}
 
 
+def test_remove_platform_with_replacement(small_base):
+    prepared = apply(small_base, RemovePlatform(replace=True), seed=4)
+    present = present_machines(prepared)
+    assert present.sum() == 4
+    cells = np.asarray(prepared.cell_ids)[present]
+    assert set(cells[cells <= 6].tolist()) == {3, 4}
+    # The two copies (new cell IDs 7 and 8) repeat the events of machines 3 and 4.
+    assert sorted(cells[cells > 6].tolist()) == [7, 8]
+    copies = prepared.inputs.machine_event_machine >= 5
+    capacity = prepared.inputs.machine_event_cpu_capacity[copies]
+    # A REMOVE carries no capacity (NaN).
+    assert set(np.nan_to_num(capacity, nan=-1.0).tolist()) <= {0.75, 0.25, -1.0}
+    with pytest.raises(ScenarioError, match="replace = 'yes': must be true or false"):
+        RemovePlatform(replace="yes")
+
+
 def test_remove_unknown_platform_is_rejected(small_base):
     with pytest.raises(ScenarioError, match="platforms: A, B, C, or 'largest'"):
         RemovePlatform(platform="Z").check_base(small_base)
@@ -330,4 +346,12 @@ def test_replay_runs_on_every_transform(synthetic_store):  # noqa: F811
     assert baseline["all_submitted"] < doubled["all_submitted"]
     assert doubled["all_submitted"] <= 2 * baseline["all_submitted"]
     assert evaluation(base, Scenario(transforms=cases[0]))["machines"] == 20
-    assert evaluation(base, Scenario(transforms=cases[2]))["machines"] == 5
+    cells = synthetic_store.read("cells")
+    by_platform = cells.group_by("platform").agg(
+        pl.col("cpu_capacity").sum(), pl.len().alias("machines")
+    )
+    largest = by_platform.sort("cpu_capacity", descending=True)["machines"][0]
+    assert (
+        evaluation(base, Scenario(transforms=cases[2]))["machines"]
+        == cells.height - largest
+    )

@@ -150,6 +150,8 @@ def plot_search(result: Any, path: Path) -> Path:
     positive = y[np.isfinite(y) & (y > 0)]
     if positive.size and positive.max() / max(positive.min(), 1e-9) > 100:
         axis.set_yscale("symlog", linthresh=max(result.threshold / 10, 1e-3))
+    if y.size and np.nanmin(y) >= 0:
+        axis.set_ylim(bottom=0)
     axis.set_xlabel(result.parameter.replace("_", " "))
     axis.set_ylabel(result.objective)
     axis.grid(visible=True, alpha=0.3)

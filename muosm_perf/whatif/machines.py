@@ -235,10 +235,16 @@ class RemovePlatform(Transform):
     platform
         The platform ID as the store has it, or ``largest`` for the platform whose
         present machines have the most CPU capacity.
+    replace
+        Replace the removed machines one for one by copies of the remaining
+        present machines, taken in a random order drawn from the seed (cycling
+        when more copies than machines are needed). The machine count stays, but
+        the capacity becomes that of the other platforms' machines.
     """
 
     kind = "remove_platform"
     platform: str = LARGEST_PLATFORM
+    replace: bool = False
 
     def __post_init__(self) -> None:
         super().__post_init__()
@@ -247,6 +253,10 @@ class RemovePlatform(Transform):
                 "must be a platform ID or 'largest'",
                 key="platform",
                 value=self.platform,
+            )
+        if not isinstance(self.replace, bool):
+            raise ScenarioError(
+                "must be true or false", key="replace", value=self.replace
             )
 
     def resolve(self, machines: pl.DataFrame) -> str:
@@ -279,4 +289,15 @@ class RemovePlatform(Transform):
         removed = state.machines.filter(
             pl.col("present") & (pl.col("platform") == platform)
         )["machine"].to_numpy()
-        return remove_machines(state, removed)
+        state = remove_machines(state, removed)
+        if not self.replace or removed.shape[0] == 0:
+            return state
+        remaining = machine_order(state.machines, "random", rng)
+        if remaining.shape[0] == 0:
+            raise ScenarioError(
+                "no machine of another platform is left to copy",
+                key="replace",
+                value=self.replace,
+            )
+        sources = remaining[np.arange(removed.shape[0]) % remaining.shape[0]]
+        return copy_machines(state, sources)

@@ -265,10 +265,13 @@ def lifecycle_message_times(
 ) -> np.ndarray:
     """Return the instants (trace microseconds, sorted) of the replay's messages.
 
-    Every attempt that arrives at or before the horizon sends a SUBMIT; every
-    placement a SCHEDULE at its first placement time; and every placed attempt
-    with a known duration an end message (FINISH, FAIL or KILL) at placement plus
-    duration, or at its cancellation time if it has one, when that falls at or
+    Only messages sent inside the window count: a SUBMIT for every attempt
+    submitted inside the window (and at or before the horizon); a SCHEDULE for
+    every first placement of such an attempt, and for an attempt from before the
+    window that the replay places after the window start (one placed at the start
+    was already running then, as the trace shows); and an end message (FINISH,
+    FAIL or KILL) for every placed attempt with a known duration, at placement plus
+    duration or at its cancellation time if it has one, when that falls at or
     before the horizon.
 
     NOTE: resubmissions after a machine REMOVE (``evictions``) send more messages
@@ -277,7 +280,9 @@ def lifecycle_message_times(
     """
     inputs = prepared.inputs
     horizon = int(inputs.horizon_us)
+    start = int(prepared.window_us["start"])
     submit = result.attempts["submit_time_us"].to_numpy()
+    in_window = result.attempts["submit_in_window"].to_numpy()
     schedule_series = result.attempts["predicted_schedule_time_us"]
     placed = schedule_series.is_not_null().to_numpy()
     schedule = schedule_series.fill_null(0).to_numpy()
@@ -286,8 +291,8 @@ def lifecycle_message_times(
     finite_end = placed & ((duration >= 0) | (cancel != NULL_INT))
     end = np.where(cancel != NULL_INT, cancel, schedule + np.maximum(duration, 0))
     ends = end[finite_end & (end <= horizon)]
-    submits = submit[submit <= horizon]
-    schedules = schedule[placed]
+    submits = submit[in_window & (submit <= horizon)]
+    schedules = schedule[placed & (in_window | (schedule > start))]
     return np.sort(np.concatenate([submits, schedules, ends]), kind="stable")
 
 

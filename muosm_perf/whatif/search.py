@@ -55,6 +55,13 @@ SEARCH_STATUSES = ("found", "all_meet", "none_meet")
 the bound that should fail (``answer`` is that bound); ``none_meet``: it is not met
 even at the bound that should pass (``answer`` is None)."""
 
+MACHINE_LABEL = "capacity_search"
+"""Label of the machine transform a machine search adds; its results table has the
+column ``capacity_search.count``."""
+
+LOAD_LABEL = "load_search"
+"""Label of the load transform a load search adds (column ``load_search.factor``)."""
+
 POINTS = pl.Schema(
     {
         "value": pl.Float64,
@@ -94,7 +101,7 @@ class SearchResult:
     table
         The results table of every evaluated scenario, in evaluation order.
     low, high
-        The bounds searched (after any widening).
+        The bounds searched; ``high`` after any widening.
     """
 
     parameter: str
@@ -237,6 +244,7 @@ def bisect_threshold(
         return evaluated[value] <= threshold
 
     run([low, high], 0)
+    searched_from = low
     round_number = 1
     # For min the SLO must hold at high; for max it must fail there. Otherwise
     # high moves out, and the old high, now known to be on the low side, is the
@@ -280,7 +288,7 @@ def bisect_threshold(
 
     bisection_answer = answer
     if status == "found" and check_points > 0:
-        side = (answer, high) if goal == "min" else (low, answer)
+        side = (answer, high) if goal == "min" else (searched_from, answer)
         run(_interior(side[0], side[1], check_points, integer), round_number)
 
     ordered = sorted(evaluated)
@@ -321,7 +329,7 @@ def bisect_threshold(
         "violations": violations,
         "bisection_answer": bisection_answer,
         "points": points,
-        "low": low,
+        "low": searched_from,
         "high": high,
         "notes": notes,
     }
@@ -485,12 +493,12 @@ def find_min_machines(
 
     def make(value: float) -> Scenario:
         count = round(value)
-        resize = ResizeMachines(count=count, order=order, label="capacity_search")
+        resize = ResizeMachines(count=count, order=order, label=MACHINE_LABEL)
         return dataclasses.replace(
             template,
             name=f"{template.name}[machines={count}]",
             transforms=(*template.transforms, resize),
-            parameters={**template.parameters, "machines": count},
+            parameters={**template.parameters, f"{MACHINE_LABEL}.count": count},
         )
 
     return _search(
@@ -558,13 +566,13 @@ def find_max_load(
     def make(value: float) -> Scenario:
         factor = round(float(value), 6)
         scale = ScaleLoad(
-            factor=factor, method=method, bands=band_tuple, label="load_search"
+            factor=factor, method=method, bands=band_tuple, label=LOAD_LABEL
         )
         return dataclasses.replace(
             template,
             name=f"{template.name}[load={factor:g}]",
             transforms=(*template.transforms, scale),
-            parameters={**template.parameters, "load_factor": factor},
+            parameters={**template.parameters, f"{LOAD_LABEL}.factor": factor},
         )
 
     return _search(
