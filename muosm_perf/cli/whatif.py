@@ -5,6 +5,7 @@ Output folder, written aside and renamed into place when complete::
     DIR/
       results.parquet, results.csv   one row per scenario: parameters, seed, outputs
       sweep-PARAMETER.png            outputs against each swept parameter
+      scenarios.png                  outputs per scenario, for a list without a sweep
       search.png, search.json        the capacity search, when the file asks for one
       summary.md                     what was run, the results, the search
       run.json                       inputs, runner, versions and timing
@@ -14,6 +15,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import logging
 import tempfile
 from pathlib import Path
 from typing import Any
@@ -32,6 +34,9 @@ from muosm_perf.report.whatif import (
 from muosm_perf.traces import registry
 from muosm_perf.whatif.scenario_file import ScenarioFile, load_scenario_file
 from muosm_perf.whatif.study import StudyResult, resolve_base, run_study
+
+SCENARIOS_FIGURE = "scenarios.png"
+"""Figure of a study with a list of scenarios and no sweep: outputs per scenario."""
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
@@ -107,6 +112,9 @@ def write_outputs(study: ScenarioFile, result: StudyResult, folder: Path) -> Non
             plot_sweep(result.table, parameter, outputs, folder / name, others=others)
             figures.append(name)
         sections.append(_figures_section(figures, study.swept))
+    elif result.table is not None and result.table.height > 1:
+        plot_sweep(result.table, "scenario", outputs, folder / SCENARIOS_FIGURE)
+        sections.append(_figures_section([SCENARIOS_FIGURE], ("scenario",)))
     if result.search is not None:
         plot_search(result.search, folder / "search.png")
         _write_json(folder / "search.json", result.search.as_dict())
@@ -124,6 +132,18 @@ def _figures_section(files: list[str], parameters: tuple[str, ...]) -> Section:
     return Section("Figures", blocks)
 
 
+def quiet_dask_logging(verbosity: int) -> None:
+    """Show Dask's log records only with ``-vv``.
+
+    Importing ``distributed`` sets its loggers to INFO from Dask's configuration,
+    and their records reach the command's handler; so import it, then lower them.
+    """
+    import distributed  # noqa: F401, PLC0415 - an optional dependency
+
+    level = logging.DEBUG if verbosity >= 2 else logging.WARNING
+    logging.getLogger("distributed").setLevel(level)
+
+
 def _write_json(path: Path, data: Any) -> None:
     path.write_text(json.dumps(data, indent=2, default=str) + "\n", "utf-8")
 
@@ -132,6 +152,8 @@ def handle(args: argparse.Namespace) -> int:
     """Run the study and write its outputs; errors propagate to ``main``."""
     study = load_scenario_file(args.scenario)
     progress = not args.no_progress
+    if args.dask:
+        quiet_dask_logging(args.verbose)
     with (
         tempfile.TemporaryDirectory(prefix="muosm-whatif-") as scratch,
         ReportFolder(args.output) as folder,

@@ -56,7 +56,8 @@ def plot_sweep(
 
     Rows that share the values of the ``others`` swept parameters form one line;
     replicates (rows with equal parameters) are drawn as points around their mean.
-    A categorical parameter is drawn at evenly spaced positions.
+    A categorical parameter (text, such as scenario names) gets bars of the means
+    instead of lines.
 
     Parameters
     ----------
@@ -84,22 +85,26 @@ def plot_sweep(
         if others
         else {(): table}
     )
+    width = 0.8 / max(1, len(groups))
     for axis, output in zip(axes, shown, strict=False):
-        for key, group in groups.items():
+        for number, (key, group) in enumerate(groups.items()):
             label = ", ".join(f"{o}={v}" for o, v in zip(others, key, strict=True))
             means = (
                 group.group_by(parameter, maintain_order=True)
                 .agg(pl.col(output).cast(pl.Float64).mean())
                 .sort(parameter)
             )
-            if numeric:
-                x_points = group[parameter].cast(pl.Float64).to_numpy()
-                x_means = means[parameter].cast(pl.Float64).to_numpy()
-            else:
-                x_points = np.array([position[str(v)] for v in group[parameter]])
-                x_means = np.array([position[str(v)] for v in means[parameter]])
+            y_means = means[output].to_numpy()
+            if not numeric:
+                # Categories (scenario names, policies) get bars, not lines.
+                x = np.array([position[str(v)] for v in means[parameter]])
+                offset = (number - (len(groups) - 1) / 2) * width
+                axis.bar(x + offset, y_means, width=width, label=label)
+                continue
+            x_points = group[parameter].cast(pl.Float64).to_numpy()
+            x_means = means[parameter].cast(pl.Float64).to_numpy()
             y_points = group[output].cast(pl.Float64).to_numpy()
-            line = axis.plot(x_means, means[output].to_numpy(), marker="o", label=label)
+            line = axis.plot(x_means, y_means, marker="o", label=label)
             if group.height > means.height:
                 axis.scatter(
                     x_points, y_points, s=10, alpha=0.5, color=line[0].get_color()

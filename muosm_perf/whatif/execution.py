@@ -226,7 +226,7 @@ class DaskRunner(_Runner):
     address
         A scheduler address such as ``tcp://10.0.0.5:8786``, or ``local`` to
         start a local cluster of ``workers`` single-threaded worker processes
-        that listens on 127.0.0.1 only, without a dashboard, for this runner.
+        for this runner, listening on 127.0.0.1 only, without a dashboard.
     workers
         Workers of a local cluster (None: every CPU); ignored for an address.
     timeout_s
@@ -253,7 +253,10 @@ class DaskRunner(_Runner):
                 threads_per_worker=1,
                 processes=True,
                 host="127.0.0.1",
-                dashboard_address=None,
+                # The scheduler always serves HTTP (health, metrics): keep it on
+                # the loopback interface, on a free port, without the dashboard.
+                dashboard_address="127.0.0.1:0",
+                scheduler_kwargs={"dashboard": False},
                 silence_logs=logging.WARNING,
             )
             self._client = Client(self._cluster, timeout=timeout_s)
