@@ -132,8 +132,8 @@ class ScenarioError(ParameterError):
         self, *, path: str | Path | None = None, prefix: str = ""
     ) -> ScenarioError:
         """Return this error with ``path`` set and ``prefix`` put before its key."""
-        key = (
-            self.key if not prefix else (f"{prefix}.{self.key}" if self.key else prefix)
-        )
+        key = self.key
+        if prefix:
+            key = f"{prefix}.{self.key}" if self.key else prefix
         value = self.value if self.has_value else _NO_VALUE
         return ScenarioError(self.reason, path=path or self.path, key=key, value=value)

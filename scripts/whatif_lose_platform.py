@@ -1,9 +1,9 @@
 """What does losing the largest platform do, and does buying other machines help?
 
-Replays the Google 2011 sample three ways: as it is; without the platform whose
-machines have the most CPU capacity; and with those machines replaced one for one
-by copies of the remaining ones. Prints the delays per band and saves them as
-``lose_platform.png``.
+Replays the Google 2011 sample three ways. The baseline is the sample as it is.
+The second removes the platform whose machines have the most CPU capacity, and the
+third replaces those machines one for one by copies of the remaining ones. Prints
+the delays per band and saves them as ``lose_platform.png``.
 
 Usage: python scripts/whatif_lose_platform.py [SAMPLES] [--store STORE]
        [--workers N] [-o OUT]

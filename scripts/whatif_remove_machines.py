@@ -1,9 +1,9 @@
 """How many machines can be removed before production p95 delay passes 10 s?
 
 Bisects over replays of the Google 2011 sample for the fewest machines at which
-the production band's p95 scheduling delay is at most ``--threshold`` seconds,
-removing machines at random with one seed (each smaller cluster a subset of the
-larger ones). Prints the evaluated points and the answer, and saves the curve as
+the production band's p95 scheduling delay is at most ``--threshold`` seconds.
+Machines are removed at random with one seed, so each smaller cluster is a subset
+of the larger ones. Prints the evaluated points and the answer, and saves the curve as
 ``remove_machines.png``.
 
 Usage: python scripts/whatif_remove_machines.py [SAMPLES] [--threshold 10]

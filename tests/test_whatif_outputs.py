@@ -34,7 +34,7 @@ def one_machine_base(make_trace, tmp_path):
 
     The replay places A at 1000 s; B (0.4 CPU) waits for A to end at 1100 s;
     C (middle band) waits behind B until 1140 s; D (free) is killed while pending
-    at 1035 s; E asks for 0.6 CPU, more than the machine has, and waits until the
+    at 1035 s; E requests 0.6 CPU, more than the machine has, and waits until the
     window ends at 2000 s.
     """
     tasks = [

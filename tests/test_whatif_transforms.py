@@ -35,8 +35,8 @@ def small_base(make_trace, tmp_path):
     """Five machines on three platforms, one added after the window, and jobs.
 
     Machines 1 and 2 (platform A, CPU 0.5 each), 3 (B, 0.75) and 4 (C, 0.25) are
-    there from before the window; machine 4 goes away at 1500 s and comes back at
-    1600 s; machine 6 is added after the window ends, so it is not present.
+    there from before the window. Machine 4 goes away at 1500 s and comes back at
+    1600 s. Machine 6 is added after the window ends, so it is not present.
     """
     machines = [
         "0,1,0,A,0.5,0.5",
@@ -162,8 +162,8 @@ def test_copies_cycle_through_the_machines(small_base):
     assert present_machines(prepared).sum() == 10
     adds = prepared.inputs.machine_event_kind == int(CellEvent.ADD)
     per_machine = np.bincount(prepared.inputs.machine_event_machine[adds])
-    # Machine 4 (cell 4, index 3) has two ADDs; it is first in smallest-first order,
-    # and the six copies take the four machines in order, then two again.
+    # Machine 4 (cell 4, index 3) has two ADDs and is first in smallest-first
+    # order. The six copies take the four machines in order, then two again.
     assert per_machine[3] == 2
     assert per_machine[5] == 2
     assert per_machine[9] == 2

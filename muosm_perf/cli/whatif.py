@@ -6,7 +6,7 @@ Output folder, written aside and renamed into place when complete::
       results.parquet, results.csv   one row per scenario: parameters, seed, outputs
       sweep-PARAMETER.png            outputs against each swept parameter
       scenarios.png                  outputs per scenario, for a list without a sweep
-      search.png, search.json        the capacity search, when the file asks for one
+      search.png, search.json        the capacity search, when the file has one
       summary.md                     what was run, the results, the search
       run.json                       inputs, runner, versions and timing
 """
@@ -54,6 +54,8 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     parser.add_argument(
         "-o", "--output", required=True, metavar="DIR", help="output folder"
     )
+
+    # The base, replacing the file's.
     parser.add_argument(
         "--store", metavar="STORE", help="base trace store; replaces the file's base"
     )
@@ -68,6 +70,8 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         choices=sorted(registry.READERS),
         help="trace format of --trace (default: the file's base.format)",
     )
+
+    # Where the scenarios run.
     parser.add_argument(
         "--workers",
         type=int,
@@ -81,6 +85,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         help="run on a Dask cluster: 'local' starts one on 127.0.0.1, or give a "
         "scheduler address such as tcp://HOST:8786",
     )
+
     parser.add_argument(
         "--json", action="store_true", help="print the results as JSON on stdout"
     )
@@ -99,11 +104,13 @@ def write_outputs(study: ScenarioFile, result: StudyResult, folder: Path) -> Non
     if table is None and result.search is not None:
         table = result.search.table
     outputs = list(study.evaluation.outputs)
+
     if table is not None:
         table.write_parquet(folder / "results.parquet")
         table.write_csv(folder / "results.csv")
         columns = ["scenario", *(p for p in study.swept), *outputs]
         sections.append(results_section(table, columns))
+
     if result.table is not None and study.swept:
         figures = []
         for parameter in study.swept:
@@ -115,6 +122,7 @@ def write_outputs(study: ScenarioFile, result: StudyResult, folder: Path) -> Non
     elif result.table is not None and result.table.height > 1:
         plot_sweep(result.table, "scenario", outputs, folder / SCENARIOS_FIGURE)
         sections.append(_figures_section([SCENARIOS_FIGURE], ("scenario",)))
+
     if result.search is not None:
         plot_search(result.search, folder / "search.png")
         _write_json(folder / "search.json", result.search.as_dict())

@@ -72,9 +72,9 @@ def plot_sweep(
     others
         Other swept parameter paths.
     """
-    shown = [name for name in outputs if table[name].dtype.is_numeric()][:MAX_PANELS]
-    columns = 2 if len(shown) > 1 else 1
-    rows = max(1, math.ceil(len(shown) / columns))
+    panels = [name for name in outputs if table[name].dtype.is_numeric()][:MAX_PANELS]
+    columns = 2 if len(panels) > 1 else 1
+    rows = max(1, math.ceil(len(panels) / columns))
     figure = MplFigure(figsize=(5.2 * columns, 3.2 * rows))
     axes = figure.subplots(rows, columns, squeeze=False).ravel()
     numeric = _is_numeric(table[parameter])
@@ -86,7 +86,7 @@ def plot_sweep(
         else {(): table}
     )
     width = 0.8 / max(1, len(groups))
-    for axis, output in zip(axes, shown, strict=False):
+    for axis, output in zip(axes, panels, strict=False):
         for number, (key, group) in enumerate(groups.items()):
             label = ", ".join(f"{o}={v}" for o, v in zip(others, key, strict=True))
             means = (
@@ -116,7 +116,7 @@ def plot_sweep(
             axis.set_xticks(range(len(categories)), categories, rotation=20, fontsize=7)
         if others and len(groups) > 1:
             axis.legend(fontsize=7)
-    for axis in axes[len(shown) :]:
+    for axis in axes[len(panels) :]:
         axis.set_visible(False)
     figure.suptitle(f"Outputs against {parameter}", fontsize=10)
     return _save(figure, path)

@@ -1,12 +1,12 @@
 """What-if capacity analysis: scenarios, sweeps, capacity search, local or Dask runs.
 
 A study starts from a base (:func:`load_base`: a store's replay inputs, prepared
-once), describes scenarios as transforms of it (:class:`ResizeMachines`,
-:class:`RemovePlatform`, :class:`ScaleLoad`, a policy, bus settings), evaluates
-them with :class:`ReplayEvaluation` through a runner (:func:`open_runner`: local
-processes or a Dask cluster) and gathers one results table (:func:`run_sweep`), or
-searches for the fewest machines or the most load that meet an objective
-(:func:`find_min_machines`, :func:`find_max_load`). Scenario files in TOML
+once) and describes scenarios as transforms of it (:class:`ResizeMachines`,
+:class:`RemovePlatform`, :class:`ScaleLoad`, a policy, bus settings).
+:class:`ReplayEvaluation` evaluates them through a runner (:func:`open_runner`:
+local processes or a Dask cluster), and :func:`run_sweep` gathers one results
+table. :func:`find_min_machines` and :func:`find_max_load` search for the fewest
+machines or the most load that meet an objective. Scenario files in TOML
 (:func:`load_scenario_file`) describe a whole study for ``muosm whatif``.
 """
 

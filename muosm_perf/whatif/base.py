@@ -1,10 +1,10 @@
 """The base of a what-if study: a store's replay inputs, prepared once.
 
-Every scenario of a study starts from one :class:`WhatIfBase`. It holds the
-replay's prepared kernel inputs, a table of the machines (for transforms that pick
-machines by capacity or platform), and, when some transform rewrites canonical
-tables, those tables in memory as :class:`StoreTables`. The store on disk is only
-read.
+Every scenario of a study starts from one :class:`WhatIfBase`. It contains the
+replay's prepared kernel inputs and a table of the machines, for transforms that
+pick machines by capacity or platform. When some transform rewrites canonical
+tables, it also keeps those tables in memory as :class:`StoreTables`. The store on
+disk is only read.
 """
 
 from __future__ import annotations
@@ -110,7 +110,7 @@ class StoreTables:
 
 @dataclass(frozen=True)
 class WhatIfBase:
-    """What every scenario of a study starts from.
+    """The starting point of every scenario of a study.
 
     Attributes
     ----------

@@ -1,8 +1,8 @@
 """Evaluate a scenario: apply its transforms to the base, replay, compute outputs.
 
 Table transforms (``acts_on = "tables"``) apply first, in their order, to the
-base's canonical tables, and the replay inputs are prepared again from the result;
-then input transforms apply, in their order, to the prepared inputs. Without table
+base's canonical tables, and the replay inputs are prepared again from the result.
+Then input transforms apply, in their order, to the prepared inputs. Without table
 transforms the base's prepared inputs are used as they are, so a sweep prepares
 the store once.
 """
@@ -45,7 +45,7 @@ def apply_scenario(base: WhatIfBase, scenario: Scenario) -> PreparedReplay:
     Raises
     ------
     ScenarioError
-        If a table transform is given but the base holds no tables (load it with
+        If a table transform is given but the base has no tables (load it with
         ``keep_tables=True``), or a transform cannot apply.
     """
     occurrences: Counter[str] = Counter()

@@ -1,12 +1,12 @@
 """Run scenarios in worker processes or on a Dask cluster, with one code path.
 
-A runner holds a *payload*, the base and the evaluation function, and ships it to
-each worker once: pickled once and passed to every process of a local pool when it
-starts, or scattered to every Dask worker (``broadcast=True``). Tasks then carry
-only a scenario and return only its outputs. Both runners call
+A runner keeps a *payload*, the base and the evaluation function, and ships it to
+each worker once. A local pool pickles it once and passes it to every process when
+the process starts; a Dask runner scatters it to every worker (``broadcast=True``).
+Tasks then carry only a scenario and return only its outputs. Both runners call
 :func:`evaluate_payload` on the worker, so a sweep gives the same outputs however it
-runs; only the order in which scenarios finish differs, and results are put back
-in scenario order.
+runs. Only the order in which scenarios finish differs, and results are put back in
+scenario order.
 
 Local worker processes are started with the ``spawn`` method, which behaves alike
 on every platform and does not copy the parent's threads. As with any spawned
@@ -42,7 +42,7 @@ LOCAL_DASK = "local"
 
 @dataclass(frozen=True)
 class Payload:
-    """What every worker needs once: the base and the evaluation function."""
+    """The base and the evaluation function, which every worker needs once."""
 
     base: Any
     evaluation: Evaluation

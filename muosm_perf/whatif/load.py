@@ -8,10 +8,10 @@ among them) and one more with probability ``factor - floor(factor)``, and a fact
 below 1 thins the jobs out. The draws of slot ``j`` come from their own stream of
 the scenario's seed, so with one seed the jobs of a smaller factor are a subset of
 those of a larger one. A copy keeps every attempt of its job with the same
-requests, priority, duration and cancellation delay; it is submitted ``offset``
-later, drawn per job and slot uniformly in ``[0, jitter_s)`` (0 by default, which
-keeps the observed arrival pattern with every burst multiplied). Copies have no
-observed counterpart. A copy submitted after the horizon never arrives.
+requests, priority, duration and cancellation delay. It is submitted an offset
+later, drawn per job and slot uniformly in ``[0, jitter_s)``. The default jitter
+of 0 keeps the observed arrival pattern with every burst multiplied. Copies have
+no observed counterpart. A copy submitted after the horizon never arrives.
 
 ``compress`` scales the arrival rate of every process by ``factor`` with the
 arrival pattern kept: submission times after the window start are divided by
@@ -42,7 +42,7 @@ from muosm_perf.whatif.transforms import (
 )
 
 LOAD_METHODS = ("replicate", "compress")
-"""How :class:`ScaleLoad` scales the load."""
+"""Methods of :class:`ScaleLoad`: jobs replicated, or time compressed."""
 
 OBSERVED_COLUMNS = ("observed_schedule_time_us", "observed_delay_s")
 """Attempt columns that copies of jobs leave null: the trace never saw them."""
@@ -149,7 +149,7 @@ def replicate_jobs(
     submit = prepared.inputs.submit_time_us
     end = prepared.inputs.end_time_us
     slots = int(np.ceil(factor))
-    kept = np.ones(attempts.height, dtype=bool)
+    keep_original = np.ones(attempts.height, dtype=bool)
     parts_rows = []
     parts_offset = []
     for slot in range(max(slots, 1)):
@@ -158,13 +158,13 @@ def replicate_jobs(
         offsets = np.floor(generator.random(groups.shape[0]) * jitter_us)
         present = draws < factor - slot
         if slot == 0:
-            kept[selected_rows[~present[group_of]]] = False
+            keep_original[selected_rows[~present[group_of]]] = False
             continue
         rows = selected_rows[present[group_of]]
         parts_rows.append(rows)
         parts_offset.append(offsets[group_of[present[group_of]]].astype(np.int64))
 
-    originals = np.flatnonzero(kept)
+    originals = np.flatnonzero(keep_original)
     rows = np.concatenate([originals, *parts_rows])
     offset = np.concatenate([np.zeros(originals.shape[0], np.int64), *parts_offset])
     replica = np.concatenate(

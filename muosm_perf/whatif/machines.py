@@ -1,8 +1,8 @@
 """Machine transforms: resize the cluster, remove a platform.
 
 Both act on the replay's prepared inputs. The cluster's machines are the
-*present* ones, those added at or before the replay horizon; a machine that only
-appears after the horizon never holds a process and is not counted. Removing a
+*present* ones, those added at or before the replay horizon. A machine that only
+appears after the horizon never runs a process and is not counted. Removing a
 machine drops every one of its events, so it is never alive. Adding machines copies
 present ones: a copy gets every event of its source machine (the same capacity,
 the same REMOVE and ADD history) under a new machine index and a new ``cell_id``
@@ -44,8 +44,8 @@ def machine_order(machines: pl.DataFrame, order: str, rng: RngFactory) -> np.nda
     ``random`` is a permutation drawn from ``rng(0)``, so with one seed the
     machines removed for a smaller target include those removed for a larger one.
     ``smallest-first`` sorts by CPU capacity, then memory capacity, then index,
-    machines of unknown capacity first; ``largest-first`` is the reverse of that
-    capacity order, unknown capacity last.
+    with machines of unknown capacity first. ``largest-first`` reverses that
+    capacity order but still puts unknown capacity last.
     """
     present = machines.filter(pl.col("present"))
     if order == "random":
@@ -68,9 +68,9 @@ def remove_machines(state: ScenarioInputs, removed: np.ndarray) -> ScenarioInput
     event_machine = state.prepared.inputs.machine_event_machine
     keep = ~np.isin(event_machine, removed)
     prepared = keep_machine_events(state.prepared, keep)
-    gone = np.isin(state.machines["machine"].to_numpy(), removed)
+    is_removed = np.isin(state.machines["machine"].to_numpy(), removed)
     machines = state.machines.with_columns(
-        (pl.col("present") & pl.Series(~gone)).alias("present")
+        (pl.col("present") & pl.Series(~is_removed)).alias("present")
     )
     return ScenarioInputs(prepared, machines)
 
@@ -152,15 +152,15 @@ class ResizeMachines(Transform):
 
     def __post_init__(self) -> None:
         super().__post_init__()
-        given = [
+        targets = [
             name
             for name in ("count", "fraction", "remove")
             if getattr(self, name) is not None
         ]
-        if len(given) != 1:
+        if len(targets) != 1:
             raise ScenarioError(
                 "give exactly one of count, fraction and remove, got "
-                + (", ".join(given) or "none"),
+                + (", ".join(targets) or "none"),
                 key="count",
                 value=self.count,
             )

@@ -25,7 +25,7 @@ One never placed and cancelled at or before the horizon (the trace killed it whi
 pending) has none. One never placed and still waiting at the horizon is *censored*:
 its delay is at least the horizon minus its submission, and that lower bound is
 what counts. Leaving such attempts out would make a cluster that schedules nothing
-look fast, so counting them, even low, is the safer choice; a percentile that
+look fast, so counting them, even low, is the safer choice. A percentile that
 falls on a censored attempt is itself a lower bound. ``BAND_unscheduled`` says
 how many there are.
 """
@@ -265,14 +265,16 @@ def lifecycle_message_times(
 ) -> np.ndarray:
     """Return the instants (trace microseconds, sorted) of the replay's messages.
 
-    Only messages sent inside the window count: a SUBMIT for every attempt
-    submitted inside the window (and at or before the horizon); a SCHEDULE for
-    every first placement of such an attempt, and for an attempt from before the
-    window that the replay places after the window start (one placed at the start
-    was already running then, as the trace shows); and an end message (FINISH,
-    FAIL or KILL) for every placed attempt with a known duration, at placement plus
-    duration or at its cancellation time if it has one, when that falls at or
-    before the horizon.
+    Only messages sent inside the window count:
+
+    - a SUBMIT for every attempt submitted inside the window, at or before the
+      horizon;
+    - a SCHEDULE for the first placement of such an attempt, and for an attempt
+      from before the window that the replay places after the window start. One
+      placed at the start was already running then, as the trace shows;
+    - an end message (FINISH, FAIL or KILL) for every placed attempt with a known
+      duration, at placement plus duration or at its cancellation time if it has
+      one, when that falls at or before the horizon.
 
     NOTE: resubmissions after a machine REMOVE (``evictions``) send more messages
     that this count leaves out; on the Google 2011 sample they are about 0.1% of

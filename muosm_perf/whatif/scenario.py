@@ -9,7 +9,7 @@ A scenario parameter is addressed by a dotted path:
 
 :func:`expand_sweep` turns one scenario and a set of paths with lists of values
 into the scenarios of a grid (every combination) or of a zip (the i-th value of
-every path together), with common random numbers: every point of the sweep uses
+every path together). It uses common random numbers: every point of the sweep has
 the same seed, so differences between points are not noise from different draws.
 """
 
@@ -25,7 +25,8 @@ from muosm_perf.errors import ParameterError, ScenarioError
 from muosm_perf.whatif.transforms import Transform
 
 SWEEP_MODES = ("grid", "zip")
-"""How :func:`expand_sweep` combines the value lists of several paths."""
+"""Modes of :func:`expand_sweep`: every combination of the value lists, or the
+i-th values together."""
 
 BUS_FIELDS = tuple(
     field.name for field in dataclasses.fields(BusConfig) if field.name != "outage"

@@ -89,7 +89,7 @@ _VARIABLE = re.compile(
 
 @dataclass(frozen=True)
 class BaseSpec:
-    """Where a study's base comes from: a store, or a trace folder to ingest.
+    """The source of a study's base: a store, or a trace folder to ingest.
 
     Attributes
     ----------
@@ -145,8 +145,8 @@ class ScenarioFile:
         The scenario every scenario starts from: the file's seed, policy, bus
         settings and transforms.
     scenarios
-        Every scenario to evaluate, sweeps expanded; empty when the file only
-        asks for a search.
+        Every scenario to evaluate, sweeps expanded; empty when the file has only
+        a search.
     swept
         Parameter paths of the sweep, in file order.
     search
@@ -170,8 +170,8 @@ def load_scenario_file(path: str | Path) -> ScenarioFile:
     Raises
     ------
     ScenarioError
-        If the file is missing, is not valid TOML, or has an invalid key or value;
-        the message names the file, the key and the value.
+        If the file is missing, is not valid TOML, or has an invalid key or value.
+        The message names the file, the key and the value.
     """
     path = Path(path)
     try:
@@ -462,6 +462,7 @@ def _parse_search(table: object, evaluation: ReplayEvaluation) -> SearchSpec | N
     if not isinstance(table, Mapping):
         raise ScenarioError("must be a table", key="search", value=table)
     _check_keys(table, SEARCH_KEYS, "search")
+
     kind = table.get("kind")
     if kind not in SEARCH_KINDS:
         raise ScenarioError(
@@ -478,59 +479,14 @@ def _parse_search(table: object, evaluation: ReplayEvaluation) -> SearchSpec | N
     threshold = table.get("threshold")
     if isinstance(threshold, bool) or not isinstance(threshold, int | float):
         raise ScenarioError("must be a number", key="search.threshold", value=threshold)
+
     options = {
         k: v for k, v in table.items() if k not in ("kind", "objective", "threshold")
     }
     if kind == "min_machines":
-        for key in ("method", "bands"):
-            if key in options:
-                raise ScenarioError(
-                    "applies to max_load searches only",
-                    key=f"search.{key}",
-                    value=options[key],
-                )
-        if "order" in options and options["order"] not in MACHINE_ORDERS:
-            raise ScenarioError(
-                f"must be one of: {', '.join(MACHINE_ORDERS)}",
-                key="search.order",
-                value=options["order"],
-            )
+        _check_machine_search(options)
     else:
-        if "order" in options:
-            raise ScenarioError(
-                "applies to min_machines searches only",
-                key="search.order",
-                value=options["order"],
-            )
-        if "method" in options and options["method"] not in LOAD_METHODS:
-            raise ScenarioError(
-                f"must be one of: {', '.join(LOAD_METHODS)}",
-                key="search.method",
-                value=options["method"],
-            )
-        if "bands" in options:
-            bands = options["bands"]
-            if not isinstance(bands, list) or not all(
-                isinstance(b, str) for b in bands
-            ):
-                raise ScenarioError(
-                    "must be a list of band names", key="search.bands", value=bands
-                )
-    for key in ("low", "high", "tolerance"):
-        value = options.get(key)
-        if value is not None and (
-            isinstance(value, bool) or not isinstance(value, int | float)
-        ):
-            raise ScenarioError("must be a number", key=f"search.{key}", value=value)
-    if kind == "min_machines":
-        for key in ("low", "high", "tolerance"):
-            value = options.get(key)
-            if value is not None and (not isinstance(value, int) or value < 0):
-                raise ScenarioError(
-                    "must be a whole number of machines >= 0",
-                    key=f"search.{key}",
-                    value=value,
-                )
+        _check_load_search(options)
     for key in ("check_points", "widen"):
         value = options.get(key)
         if value is not None and (
@@ -542,3 +498,56 @@ def _parse_search(table: object, evaluation: ReplayEvaluation) -> SearchSpec | N
     return SearchSpec(
         kind=kind, objective=objective, threshold=float(threshold), options=options
     )
+
+
+def _reject_keys(options: Mapping[str, Any], keys: tuple[str, ...], kind: str) -> None:
+    for key in keys:
+        if key in options:
+            raise ScenarioError(
+                f"applies to {kind} searches only",
+                key=f"search.{key}",
+                value=options[key],
+            )
+
+
+def _check_machine_search(options: Mapping[str, Any]) -> None:
+    _reject_keys(options, ("method", "bands"), "max_load")
+    if "order" in options and options["order"] not in MACHINE_ORDERS:
+        raise ScenarioError(
+            f"must be one of: {', '.join(MACHINE_ORDERS)}",
+            key="search.order",
+            value=options["order"],
+        )
+    for key in ("low", "high", "tolerance"):
+        value = options.get(key)
+        if value is not None and (
+            isinstance(value, bool) or not isinstance(value, int) or value < 0
+        ):
+            raise ScenarioError(
+                "must be a whole number of machines >= 0",
+                key=f"search.{key}",
+                value=value,
+            )
+
+
+def _check_load_search(options: Mapping[str, Any]) -> None:
+    _reject_keys(options, ("order",), "min_machines")
+    if "method" in options and options["method"] not in LOAD_METHODS:
+        raise ScenarioError(
+            f"must be one of: {', '.join(LOAD_METHODS)}",
+            key="search.method",
+            value=options["method"],
+        )
+    bands = options.get("bands")
+    if bands is not None and (
+        not isinstance(bands, list) or not all(isinstance(b, str) for b in bands)
+    ):
+        raise ScenarioError(
+            "must be a list of band names", key="search.bands", value=bands
+        )
+    for key in ("low", "high", "tolerance"):
+        value = options.get(key)
+        if value is not None and (
+            isinstance(value, bool) or not isinstance(value, int | float)
+        ):
+            raise ScenarioError("must be a number", key=f"search.{key}", value=value)

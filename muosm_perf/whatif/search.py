@@ -8,9 +8,10 @@ for example ``production_delay_p95_s <= 10``. The searches bisect over replays:
 
 Both rest on one assumption: *monotonicity*. Meeting the SLO at some machine count
 implies meeting it at every larger count (at some load, at every smaller load).
-Common random numbers make it plausible: all scenarios of a search share one seed,
-so the machines kept at a smaller count are a subset of those kept at a larger
-one, and the jobs of a smaller load factor a subset of those of a larger one. It
+Common random numbers make it plausible. All scenarios of a search share one
+seed, so the machines kept at a smaller count are a subset of those kept at a
+larger one. Likewise the jobs of a smaller load factor are a subset of those of a
+larger one. It
 is still not guaranteed. Greedy list scheduling has anomalies, where more
 resources give a worse schedule (R. L. Graham, "Bounds on multiprocessing timing
 anomalies", SIAM J. Appl. Math. 17(2), 1969), and a first-fit placement on fewer
@@ -51,9 +52,12 @@ from muosm_perf.whatif.sweep import results_table
 logger = logging.getLogger(__name__)
 
 SEARCH_STATUSES = ("found", "all_meet", "none_meet")
-"""``found``: the SLO changes between the bounds; ``all_meet``: it is met even at
-the bound that should fail (``answer`` is that bound); ``none_meet``: it is not met
-even at the bound that should pass (``answer`` is None)."""
+"""Outcomes of a search.
+
+``found``: the SLO changes between the bounds. ``all_meet``: it is met even at the
+bound that should fail, which is then the answer. ``none_meet``: it is not met even
+at the bound that should pass, and the answer is None.
+"""
 
 MACHINE_LABEL = "capacity_search"
 """Label of the machine transform a machine search adds; its results table has the
@@ -550,7 +554,7 @@ def find_max_load(
         How the load is scaled (:class:`~muosm_perf.whatif.load.ScaleLoad`).
     low, high
         Load factors searched; ``high`` is doubled up to ``widen`` times while
-        the SLO still holds there.
+        the SLO is still met there.
     tolerance
         Stop when the bracket is at most this wide (a load factor).
     points_per_round, check_points

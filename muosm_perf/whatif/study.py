@@ -32,7 +32,7 @@ logger = logging.getLogger(__name__)
 
 @dataclass(frozen=True)
 class StudyResult:
-    """What a study produced.
+    """The results of a study.
 
     Attributes
     ----------

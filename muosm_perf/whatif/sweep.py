@@ -1,10 +1,14 @@
 """Sweeps: evaluate many scenarios and gather their results in one table.
 
-The table has one row per scenario, in scenario order: ``scenario`` (its name),
-one column per parameter path that any scenario sets (null where a scenario does
-not), ``seed``, ``policy`` (null: the replay's default), ``transforms`` (every
-transform of the scenario in one line), then one column per output. It holds no
-timing, so two runs of one sweep give the same table, bit for bit.
+The table has one row per scenario, in scenario order. Its columns are:
+
+- ``scenario``, the scenario's name;
+- one per parameter path that any scenario sets, null where a scenario does not;
+- ``seed``, and ``policy`` (null: the replay's default);
+- ``transforms``, every transform of the scenario in one line;
+- one per output.
+
+It has no timing, so two runs of one sweep give the same table, bit for bit.
 """
 
 from __future__ import annotations

@@ -3,7 +3,7 @@
 A transform changes one aspect of the base a scenario starts from: the machines,
 the load, the failure history. It acts either on the replay's prepared kernel inputs
 (``acts_on = "inputs"``) or on the canonical tables before the inputs are prepared
-(``acts_on = "tables"``); neither kind touches the trace store on disk. A transform
+(``acts_on = "tables"``). Neither kind touches the trace store on disk. A transform
 that draws at random gets its own generator from the scenario's seed, its kind and
 its position among transforms of that kind, so adding an unrelated transform to a
 scenario leaves its draws unchanged.
@@ -71,15 +71,15 @@ class Transform:
 
     def describe(self) -> str:
         """Return a one-line text such as ``scale_load(factor=2.0, bands=middle)``."""
-        shown = []
+        parts = []
         for key, value in self.parameters().items():
             if value is None:
                 continue
             if isinstance(value, tuple):
-                shown.append(f"{key}={'+'.join(str(item) for item in value)}")
+                parts.append(f"{key}={'+'.join(str(item) for item in value)}")
             else:
-                shown.append(f"{key}={value}")
-        return f"{self.kind}({', '.join(shown)})"
+                parts.append(f"{key}={value}")
+        return f"{self.kind}({', '.join(parts)})"
 
     def check_base(self, base: Any) -> None:
         """Raise ScenarioError if the transform cannot apply to ``base``.
