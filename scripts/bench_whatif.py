@@ -3,7 +3,9 @@
 The sweep is a 10 x 10 grid: machines resized to 80% ... 125% of those present,
 times the load scaled by 0.8 ... 1.25 (jobs replicated or thinned), all replayed
 by the default policy. The baseline is the same sweep on one worker process; the
-ratio of the medians is the speed-up of the second worker. Each run starts a fresh
+ratio of the medians is the speed-up of the second worker. The machine may be
+shared, so each run also records the load average and the share of their CPUs the
+worker processes got. Each run starts a fresh
 runner and first evaluates one scenario per worker, so that process start, imports
 and the Numba cache load (or compilation) are timed apart from the sweep. The
 tables of both worker counts must be equal, which is checked. With ``--dask`` the
@@ -23,6 +25,7 @@ import math
 import os
 import pickle
 import platform
+import resource
 import statistics
 import tempfile
 import time
@@ -68,17 +71,39 @@ def grid(count: int) -> list[Scenario]:
     return scenarios[:count]
 
 
+def children_cpu_s() -> float:
+    """Return the CPU time of this process's finished child processes, seconds."""
+    usage = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return usage.ru_utime + usage.ru_stime
+
+
 def timed_sweep(base, evaluation, scenarios, workers, dask=None) -> dict:
-    """Start a runner, warm it up, then time the sweep; return the timings."""
+    """Start a runner, warm it up, then time the sweep; return the timings.
+
+    ``worker_cpu_s`` is the CPU time of the worker processes over the runner's
+    whole life (start, warm-up and sweep), counted when they exit; against
+    ``workers`` times the wall time it shows how much of the CPUs they got on a
+    shared machine.
+    """
+    load_before = os.getloadavg()[0]
+    cpu_before = children_cpu_s()
     began = time.perf_counter()
     with open_runner(base, evaluation, workers=workers, dask=dask) as runner:
         warm = [Scenario(name=f"warm-up-{i}", seed=i) for i in range(max(1, workers))]
         runner.run(warm)
         startup = time.perf_counter() - began
-        began = time.perf_counter()
+        began_sweep = time.perf_counter()
         table = run_sweep(base, scenarios, evaluation, runner=runner)
-        sweep = time.perf_counter() - began
-    return {"startup_s": startup, "sweep_s": sweep, "table": table}
+        sweep = time.perf_counter() - began_sweep
+    life = time.perf_counter() - began
+    worker_cpu = children_cpu_s() - cpu_before
+    return {
+        "startup_s": startup,
+        "sweep_s": sweep,
+        "worker_cpu_share": worker_cpu / (max(1, workers) * life),
+        "load_average": (load_before + os.getloadavg()[0]) / 2,
+        "table": table,
+    }
 
 
 def main() -> None:
@@ -115,7 +140,9 @@ def main() -> None:
             timings.setdefault(key, []).append(result)
             print(
                 f"run {run + 1}: {key}: sweep {result['sweep_s']:.1f} s, "
-                f"start and warm-up {result['startup_s']:.1f} s"
+                f"start and warm-up {result['startup_s']:.1f} s, workers got "
+                f"{100 * result['worker_cpu_share']:.0f}% of their CPUs, load "
+                f"average {result['load_average']:.1f}"
             )
 
     reference = tables["local-1"]
@@ -127,6 +154,12 @@ def main() -> None:
             "sweep_s": round(sweep, 2),
             "per_scenario_s": round(sweep / len(scenarios), 3),
             "startup_s": round(statistics.median(r["startup_s"] for r in runs), 2),
+            "worker_cpu_share": round(
+                statistics.median(r["worker_cpu_share"] for r in runs), 3
+            ),
+            "load_average": round(
+                statistics.median(r["load_average"] for r in runs), 2
+            ),
             "runs": [round(r["sweep_s"], 2) for r in runs],
             "table_equals_1_worker": equal[key],
         }

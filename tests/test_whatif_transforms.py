@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import itertools
 
 import numpy as np
@@ -12,7 +13,7 @@ from whatif_helpers import synthetic_store  # noqa: F401 - a fixture
 
 from muosm_perf.errors import ScenarioError
 from muosm_perf.kernels._numba import NULL_INT
-from muosm_perf.kernels.replay import validate_input
+from muosm_perf.kernels.replay import INT64_MAX, validate_input
 from muosm_perf.model.lifecycle import CellEvent
 from muosm_perf.traces.google2011 import ingest_google_2011
 from muosm_perf.whatif.base import load_base
@@ -300,6 +301,18 @@ def test_compress_scales_arrivals_and_horizon(small_base):
         )
     assert prepared.inputs.grid_us.shape == base.inputs.grid_us.shape
     assert prepared.inputs.grid_us[-1] <= prepared.inputs.horizon_us + 1
+
+
+def test_compress_keeps_an_open_horizon(small_base):
+    prepared = small_base.prepared
+    open_ended = dataclasses.replace(
+        prepared,
+        inputs=dataclasses.replace(prepared.inputs, horizon_us=INT64_MAX),
+    )
+    base = dataclasses.replace(small_base, prepared=open_ended)
+    compressed = apply(base, ScaleLoad(factor=0.5, method="compress"))
+    assert compressed.inputs.horizon_us == INT64_MAX
+    assert compressed.window_us["end"] == INT64_MAX
 
 
 def test_compress_keeps_time_to_cancellation(synthetic_store):  # noqa: F811

@@ -32,6 +32,7 @@ import polars as pl
 
 from muosm_perf.errors import ScenarioError
 from muosm_perf.kernels._numba import NULL_INT
+from muosm_perf.kernels.replay import INT64_MAX
 from muosm_perf.whatif.state import ScenarioInputs, replace_inputs, select_processes
 from muosm_perf.whatif.transforms import (
     Transform,
@@ -212,7 +213,10 @@ def compress_time(state: ScenarioInputs, factor: float):
     new_submit = np.where(submit > start, scale(submit), submit)
     end = inputs.end_time_us
     new_end = np.where(end == NULL_INT, NULL_INT, end - submit + new_submit)
-    horizon = int(scale(np.array([inputs.horizon_us]))[0])
+    # INT64_MAX means "no horizon": it stays, and is kept out of the arithmetic.
+    horizon = int(inputs.horizon_us)
+    if horizon != INT64_MAX:
+        horizon = int(scale(np.array([horizon], dtype=np.int64))[0])
     grid = scale(np.asarray(inputs.grid_us, dtype=np.int64))
     attempts = prepared.attempts.with_columns(pl.Series("submit_time_us", new_submit))
     window = {**prepared.window_us, "end": horizon}
