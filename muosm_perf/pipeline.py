@@ -110,7 +110,7 @@ def run_main_job(
     pathlib.Path
         The output folder.
     """
-    with ReportFolder(output) as folder:
+    with ReportFolder(output, inputs=[trace_dir]) as folder:
         _run_into(
             folder, Path(trace_dir), source_format, policy, replay_enabled, progress
         )

@@ -14,7 +14,7 @@ import polars as pl
 import pytest
 from conftest import job_row, machine_row, task_row, write_shard
 
-from muosm_perf.errors import TraceFormatError, TraceNotFoundError
+from muosm_perf.errors import OutputError, TraceFormatError, TraceNotFoundError
 from muosm_perf.model import schema
 from muosm_perf.model.store import TraceStore
 from muosm_perf.traces.google2011 import (
@@ -318,9 +318,36 @@ def test_store_over_unrelated_folder_is_refused(make_trace, tmp_path):
     target.mkdir()
     (target / "thesis.tex").write_text("keep me")
     trace = make_trace([task_row(600_000_000, 1, 0, 0)])
-    with pytest.raises(Exception, match="not a trace store"):
+    with pytest.raises(OutputError, match="holds files muosm-perf did not write"):
         ingest_google_2011(trace, target)
     assert (target / "thesis.tex").read_text() == "keep me"
+
+
+def test_store_over_folder_with_foreign_manifest_is_refused(make_trace, tmp_path):
+    target = tmp_path / "extension"
+    (target / "src").mkdir(parents=True)
+    (target / "manifest.json").write_text('{"manifest_version": 3}')
+    (target / "src" / "main.js").write_text("code")
+    trace = make_trace([task_row(600_000_000, 1, 0, 0)])
+    with pytest.raises(OutputError, match="holds files muosm-perf did not write"):
+        ingest_google_2011(trace, target)
+    assert (target / "src" / "main.js").read_text() == "code"
+
+
+def test_store_inside_its_trace_folder_is_refused(make_trace, tmp_path):
+    trace = make_trace([task_row(600_000_000, 1, 0, 0)])
+    with pytest.raises(OutputError, match="holds the input"):
+        ingest_google_2011(trace, trace.parent)
+    assert (trace / "task_events").is_dir()
+
+
+def test_store_replaces_earlier_store(make_trace, tmp_path):
+    trace = make_trace([task_row(600_000_000, 1, 0, 0)])
+    ingest_google_2011(trace, tmp_path / "store")
+    (tmp_path / "store" / "extra.txt").write_text("left by an earlier run")
+    store = ingest_google_2011(trace, tmp_path / "store")
+    assert not (tmp_path / "store" / "extra.txt").exists()
+    assert store.read("transitions").height == 1
 
 
 def test_schema_file_mismatch_is_an_error(make_trace, tmp_path):
@@ -390,3 +417,27 @@ def test_task_constraints_are_read(make_trace, tmp_path):
     quarantine = store.read("quarantine")
     assert quarantine["column"].to_list() == ["comparison_operator (field 4)"]
     assert quarantine["value"].to_list() == ["9"]
+
+
+def test_duplicate_shard_is_an_error(make_trace):
+    trace = make_trace([task_row(600_000_000, 1, 0, 0)])
+    shard = trace / "task_events" / "part-00000-of-00001.csv.gz"
+    (trace / "task_events" / "part-00000-of-00001 (1).csv.gz").write_bytes(
+        shard.read_bytes()
+    )
+    with pytest.raises(TraceFormatError, match=r"same content .* as task_events/"):
+        ingest_google_2011(trace, trace.parent / "store")
+
+
+def test_schema_file_not_utf8_is_an_error(make_trace, tmp_path):
+    trace = make_trace([task_row(600_000_000, 1, 0, 0)])
+    (trace / "schema.csv").write_bytes(b"\xff\xfe not text")
+    with pytest.raises(TraceFormatError, match=r"schema\.csv: is not UTF-8"):
+        ingest_google_2011(trace, tmp_path / "store")
+
+
+def test_schema_file_wrong_header_is_an_error(make_trace, tmp_path):
+    trace = make_trace([task_row(600_000_000, 1, 0, 0)])
+    (trace / "schema.csv").write_text("a,b\n1,2\n")
+    with pytest.raises(TraceFormatError, match="line 1: has the header a, b"):
+        ingest_google_2011(trace, tmp_path / "store")

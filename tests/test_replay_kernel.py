@@ -9,13 +9,25 @@ from hypothesis import strategies as st
 
 from muosm_perf.errors import ParameterError
 from muosm_perf.kernels._numba import NULL_INT
-from muosm_perf.kernels.reference.replay import replay_reference
-from muosm_perf.kernels.replay import INT64_MAX, ReplayInput, replay_arrays
+from muosm_perf.kernels._replay_kernel import sample_offset
+from muosm_perf.kernels.policy import PLACEMENTS, QUEUE_ORDERS, SchedulerPolicy
+from muosm_perf.kernels.reference.replay import replay_reference, splitmix_offset
+from muosm_perf.kernels.reference.replay_simpy import replay_simpy
+from muosm_perf.kernels.replay import (
+    INT64_MAX,
+    ReplayInput,
+    duration_class,
+    replay_arrays,
+)
+from muosm_perf.kernels.supervision import SupervisionPolicy
 from muosm_perf.model.lifecycle import CellEvent
 
 ADD, REMOVE, UPDATE = int(CellEvent.ADD), int(CellEvent.REMOVE), int(CellEvent.UPDATE)
 NAN = float("nan")
 OUTCOME = (
+    "given_up",
+    "batches",
+    "scheduler_busy_us",
     "evictions",
     "cancelled",
     "unschedulable",
@@ -25,7 +37,9 @@ OUTCOME = (
 )
 
 
-def make_input(machines, events, tasks, grid=(), horizon=INT64_MAX):
+def make_input(
+    machines, events, tasks, grid=(), horizon=INT64_MAX, group=None, bypass=None
+):
     """Build a ReplayInput from rows.
 
     events: (time, machine, kind, cpu, memory); tasks: (submit, cpu, memory,
@@ -50,6 +64,8 @@ def make_input(machines, events, tasks, grid=(), horizon=INT64_MAX):
         ),
         grid_us=np.array(grid, np.int64),
         horizon_us=horizon,
+        group=None if group is None else np.array(group, np.int64),
+        bypass_scheduler=None if bypass is None else np.array(bypass, np.bool_),
     )
 
 
@@ -67,13 +83,13 @@ def assert_same(kernel, reference):
         assert kernel.totals[name] == reference.totals[name], name
 
 
-def run_both(inputs):
-    reference = replay_reference(inputs)
-    kernel = replay_arrays(inputs)
+def run_both(inputs, policy=None):
+    reference = replay_reference(inputs, policy)
+    kernel = replay_arrays(inputs, policy)
     assert_same(kernel, reference)
     # The pass searches differently with the limit; the outcome must not change.
     for limit in (0, 1, 1000):
-        assert_same(replay_arrays(inputs, grown_search_limit=limit), reference)
+        assert_same(replay_arrays(inputs, policy, grown_search_limit=limit), reference)
     return kernel
 
 
@@ -293,12 +309,12 @@ def replay_inputs(draw):
         for m in range(machines):
             if draw(st.booleans()):
                 events.append((0, m, ADD, draw(capacity), draw(capacity)))
-        for _ in range(draw(st.integers(0, 8))):
+        for _ in range(draw(st.integers(0, 12))):
             events.append(
                 (
                     draw(st.integers(0, 60)),
                     draw(st.integers(0, machines - 1)),
-                    draw(st.sampled_from([ADD, REMOVE, UPDATE])),
+                    draw(st.sampled_from([ADD, REMOVE, REMOVE, UPDATE])),
                     draw(capacity),
                     draw(capacity),
                 )
@@ -324,13 +340,55 @@ def replay_inputs(draw):
         )
     tasks.sort(key=lambda t: t[0])
     grid = sorted(draw(st.lists(st.integers(0, 90), max_size=6)))
-    return make_input(machines, events, tasks, grid=grid, horizon=horizon)
+    group = [draw(st.integers(0, 3)) for _ in tasks]
+    bypass = [draw(st.booleans()) for _ in tasks]
+    return make_input(
+        machines,
+        events,
+        tasks,
+        grid=grid,
+        horizon=horizon,
+        group=group,
+        bypass=bypass,
+    )
+
+
+@st.composite
+def policies(draw):
+    supervision = draw(
+        st.sampled_from(
+            [
+                SupervisionPolicy(),
+                SupervisionPolicy(kind="backoff", base_delay_s=3e-6, max_delay_s=2e-5),
+                SupervisionPolicy(kind="give-up", max_restarts=1),
+                SupervisionPolicy(kind="give-up", max_restarts=0),
+            ]
+        )
+    )
+    return SchedulerPolicy(
+        queue=draw(st.sampled_from(QUEUE_ORDERS)),
+        placement=draw(st.sampled_from(PLACEMENTS)),
+        candidates=draw(st.integers(1, 4)),
+        cpu_overcommit=draw(st.sampled_from([1.0, 1.5])),
+        memory_overcommit=draw(st.sampled_from([1.0, 1.25])),
+        job_decision_s=draw(st.sampled_from([0.0, 2e-6])),
+        task_decision_s=draw(st.sampled_from([0.0, 1e-6])),
+        schedulers=draw(st.integers(1, 3)),
+        supervision=supervision,
+        seed=draw(st.integers(0, 2**40)),
+    )
 
 
 @settings(max_examples=400, deadline=None)
 @given(replay_inputs())
 def test_kernel_matches_reference(inputs):
     run_both(inputs)
+
+
+@settings(max_examples=600, deadline=None)
+@given(replay_inputs(), policies())
+def test_kernel_matches_reference_policies(inputs, policy):
+    run_both(inputs, policy)
 
 
 def test_rejects_unsorted_submissions():
@@ -355,3 +413,207 @@ def test_rejects_duration_below_minus_one():
     inputs = make_input(1, [], [(0, 0, 0, 0, -2, None)])
     with pytest.raises(ParameterError, match=r"duration_us\[0\] is -2"):
         replay_arrays(inputs)
+
+
+def test_sample_offset_matches_python():
+    for seed, process, restarts, machines in [
+        (0, 0, 0, 1),
+        (1, 2, 3, 7),
+        (2**40, 123456, 2, 12583),
+        (2**62, 2**31, 9, 5),
+    ]:
+        expected = splitmix_offset(seed, process, restarts, machines)
+        assert sample_offset(seed, process, restarts, machines) == expected
+
+
+def test_duration_class_boundaries():
+    durations = np.array([-1, 0, 999_999, 1_000_000, 1_999_999, 2_000_000, 2**62])
+    classes = duration_class(durations).tolist()
+    expected = [64, 0, 0, 1, 1, 2, (2**62 // 1_000_000).bit_length()]
+    assert classes == expected
+
+
+def three_machines():
+    return [(0, 0, ADD, 1.0, 1.0), (0, 1, ADD, 0.5, 1.0), (0, 2, ADD, 0.75, 1.0)]
+
+
+def test_best_fit_takes_tightest_machine():
+    inputs = make_input(3, three_machines(), [(1, 0.4, 0.1, 0, -1, None)])
+    result = run_both(inputs, SchedulerPolicy(placement="best-fit"))
+    assert result.machine.tolist() == [1]
+
+
+def test_worst_fit_takes_emptiest_machine():
+    inputs = make_input(3, three_machines(), [(1, 0.4, 0.1, 0, -1, None)])
+    result = run_both(inputs, SchedulerPolicy(placement="worst-fit"))
+    assert result.machine.tolist() == [0]
+
+
+def test_fifo_ignores_priority():
+    inputs = make_input(
+        1,
+        [(0, 0, ADD, 1.0, 1.0)],
+        [(0, 1.0, 0.0, 0, 10, None), (0, 1.0, 0.0, 9, 10, None)],
+    )
+    result = run_both(inputs, SchedulerPolicy(queue="fifo"))
+    assert result.schedule_time_us.tolist() == [0, 10]
+
+
+def test_shortest_first_orders_by_class():
+    inputs = make_input(
+        1,
+        [(0, 0, ADD, 1.0, 1.0)],
+        [(0, 1.0, 0.0, 0, 8_000_000, None), (0, 1.0, 0.0, 0, 1_000_000, None)],
+    )
+    result = run_both(inputs, SchedulerPolicy(queue="shortest"))
+    assert result.schedule_time_us.tolist() == [1_000_000, 0]
+
+
+def test_overcommit_places_beyond_capacity():
+    inputs = make_input(
+        1,
+        [(0, 0, ADD, 1.0, 1.0)],
+        [(0, 0.75, 0.1, 0, -1, None), (0, 0.75, 0.1, 0, -1, None)],
+        grid=[0],
+    )
+    plain = run_both(inputs)
+    assert plain.totals["unschedulable"] == 1
+    result = run_both(inputs, SchedulerPolicy(cpu_overcommit=1.5))
+    assert result.schedule_time_us.tolist() == [0, 0]
+    # Capacity is reported as the machines have it, not as overcommitted.
+    assert result.cpu_capacity.tolist() == [1.0]
+    assert result.cpu_in_use.tolist() == [1.5]
+
+
+def test_decision_time_batches_by_group():
+    # Job 7 submits two tasks together, job 8 one: the scheduler spends
+    # 2 + 2 * 1 = 4 µs on the first batch and 2 + 1 = 3 µs on the second.
+    inputs = make_input(
+        2,
+        [(0, 0, ADD, 1.0, 1.0), (0, 1, ADD, 1.0, 1.0)],
+        [
+            (10, 0.1, 0.1, 0, -1, None),
+            (10, 0.1, 0.1, 0, -1, None),
+            (10, 0.1, 0.1, 0, -1, None),
+        ],
+        group=[7, 7, 8],
+    )
+    policy = SchedulerPolicy(job_decision_s=2e-6, task_decision_s=1e-6)
+    result = run_both(inputs, policy)
+    assert result.schedule_time_us.tolist() == [14, 14, 17]
+    assert result.totals["batches"] == 2
+    assert result.totals["scheduler_busy_us"] == 7
+
+
+def test_backoff_restarts_later():
+    events = [(0, 0, ADD, 1.0, 1.0), (5, 0, REMOVE, NAN, NAN), (5, 1, ADD, 1.0, 1.0)]
+    tasks = [(1, 0.5, 0.5, 0, 100, None)]
+    policy = SchedulerPolicy(
+        supervision=SupervisionPolicy(kind="backoff", base_delay_s=4e-6)
+    )
+    result = run_both(make_input(2, events, tasks, grid=[8, 9]), policy)
+    assert result.kills.tolist() == [1]
+    assert result.running.tolist() == [0, 1]
+
+
+def test_give_up_after_restarts():
+    events = [(0, 0, ADD, 1.0, 1.0), (5, 0, REMOVE, NAN, NAN), (5, 1, ADD, 1.0, 1.0)]
+    tasks = [(1, 0.5, 0.5, 0, 100, None)]
+    policy = SchedulerPolicy(
+        supervision=SupervisionPolicy(kind="give-up", max_restarts=0)
+    )
+    result = run_both(make_input(2, events, tasks, grid=[9]), policy)
+    assert result.totals["given_up"] == 1
+    assert result.running.tolist() == [0]
+
+
+@pytest.mark.parametrize("placement", PLACEMENTS)
+def test_tie_between_grown_machines(placement):
+    # A and B end together on two equal machines; C, pending since 1, takes the
+    # lower-index one under every rule.
+    inputs = make_input(
+        2,
+        [(0, 0, ADD, 1.0, 1.0), (0, 1, ADD, 1.0, 1.0)],
+        [
+            (0, 1.0, 0.5, 0, 10, None),
+            (0, 1.0, 0.5, 0, 10, None),
+            (1, 1.0, 0.5, 0, -1, None),
+        ],
+    )
+    policy = SchedulerPolicy(placement=placement, candidates=2)
+    result = run_both(inputs, policy)
+    assert result.schedule_time_us.tolist() == [0, 0, 10]
+    assert result.machine.tolist()[2] == 0
+
+
+def test_parallel_schedulers_overlap():
+    # Three single-task jobs at once, 5 µs per decision: one scheduler places them
+    # at 5, 10 and 15; two place them at 5, 5 and 10.
+    tasks = [(0, 0.1, 0.1, 0, -1, None)] * 3
+    inputs = make_input(1, [(0, 0, ADD, 1.0, 1.0)], tasks, group=[1, 2, 3])
+    one = run_both(inputs, SchedulerPolicy(job_decision_s=5e-6))
+    assert one.schedule_time_us.tolist() == [5, 10, 15]
+    two = run_both(inputs, SchedulerPolicy(job_decision_s=5e-6, schedulers=2))
+    assert two.schedule_time_us.tolist() == [5, 5, 10]
+    assert two.totals["scheduler_busy_us"] == 15
+
+
+def test_bypass_skips_decision_time():
+    tasks = [(0, 0.1, 0.1, 0, -1, None)] * 2
+    inputs = make_input(
+        1, [(0, 0, ADD, 1.0, 1.0)], tasks, group=[1, 2], bypass=[True, False]
+    )
+    result = run_both(inputs, SchedulerPolicy(job_decision_s=5e-6))
+    assert result.schedule_time_us.tolist() == [0, 5]
+    assert result.totals["batches"] == 1
+
+
+@settings(max_examples=300, deadline=None)
+@given(replay_inputs(), policies())
+def test_simpy_oracle_matches_kernel(inputs, policy):
+    assert_same(replay_arrays(inputs, policy), replay_simpy(inputs, policy))
+
+
+@pytest.mark.parametrize("queue", QUEUE_ORDERS)
+@pytest.mark.parametrize("placement", PLACEMENTS)
+def test_simpy_oracle_every_policy(queue, placement):
+    # A seeded input with every kind of event, replayed by both implementations.
+    rng = np.random.default_rng(7)
+    machines = 6
+    events = [(0, m, ADD, 1.0, 1.0) for m in range(machines)]
+    events += [
+        (40, 2, REMOVE, NAN, NAN),
+        (55, 2, ADD, 0.5, 1.0),
+        (60, 4, UPDATE, 0.25, 0.5),
+    ]
+    tasks = []
+    for _ in range(60):
+        end = int(rng.integers(20, 120)) if rng.random() < 0.1 else None
+        tasks.append(
+            (
+                int(rng.integers(0, 100)),
+                float(rng.choice([0.0, 0.1, 0.25, 0.5])),
+                float(rng.choice([0.1, 0.2, 0.4])),
+                int(rng.integers(0, 12)),
+                -1 if end is not None else int(rng.choice([0, 5, 20, 80])),
+                end,
+            )
+        )
+    tasks.sort(key=lambda row: row[0])
+    group = [int(g) for g in rng.integers(0, 10, len(tasks))]
+    inputs = make_input(machines, events, tasks, grid=range(0, 150, 10), group=group)
+    policy = SchedulerPolicy(
+        queue=queue,
+        placement=placement,
+        candidates=3,
+        job_decision_s=2e-6,
+        task_decision_s=1e-6,
+        schedulers=2,
+        supervision=SupervisionPolicy(kind="backoff", base_delay_s=3e-6),
+        seed=5,
+    )
+    kernel = replay_arrays(inputs, policy)
+    assert_same(kernel, replay_simpy(inputs, policy))
+    assert_same(kernel, replay_reference(inputs, policy))
+    assert kernel.totals["placements"] > 0
+    assert kernel.totals["evictions"] > 0

@@ -10,7 +10,9 @@ import pytest
 from conftest import machine_row, task_row
 from scipy import stats
 
+import muosm_perf
 from muosm_perf.analysis.characterize import characterize
+from muosm_perf.cli import main
 from muosm_perf.errors import ParameterError
 from muosm_perf.kernels._numba import NULL_INT
 from muosm_perf.predict.replay import prepare_replay, replay, run_prepared
@@ -200,3 +202,56 @@ def test_sample_replay_validation(google_2011_store):
     summary = result.summary()
     assert json.loads(json.dumps(summary)) == summary
     assert summary["events_per_second"] > 0
+
+
+def test_cli_replay_json(small_store, capsys):
+    status = main(
+        [
+            "replay",
+            str(small_store.path),
+            "--policy",
+            "fifo+worst-fit",
+            "--job-decision-s",
+            "0.5",
+            "--json",
+        ]
+    )
+    assert status == 0
+    summary = json.loads(capsys.readouterr().out)
+    assert summary["policy"] == "fifo+worst-fit"
+    assert set(summary["bands"]["middle"]) == {"observed", "predicted", "ks"}
+    for side in ("observed", "predicted"):
+        assert {"p50", "p90", "p99"} <= set(summary["bands"]["middle"][side])
+    assert set(summary["utilization_mae"]) == {"cpu", "memory"}
+    assert summary["events_per_second"] > 0
+    # Every batch costs 0.5 s: B is placed 0.5 s after its SUBMIT.
+    assert summary["bands"]["middle"]["predicted"]["p50"] == pytest.approx(0.5)
+
+
+def test_cli_rejects_bad_supervision(small_store, capsys):
+    status = main(["replay", str(small_store.path), "--supervision", "sometimes"])
+    assert status == 2
+    assert "supervision 'sometimes' is not valid" in capsys.readouterr().err
+
+
+def test_package_replay_from_path(small_store):
+    result = muosm_perf.replay(small_store.path, policy="priority+best-fit", seed=3)
+    assert result.policy.name == "priority+best-fit"
+    assert result.policy.seed == 3
+
+
+def test_hold_leaves_out_never_scheduled(small_store):
+    held = prepare_replay(small_store, unscheduled="hold")
+    replayed = prepare_replay(small_store)
+    # E (job 14) is the only attempt never scheduled and pending at the end.
+    assert held.input_counts["held_unscheduled"] == 1
+    assert held.inputs.processes == replayed.inputs.processes - 1
+    assert 14 not in held.attempts["group_id"].to_list()
+
+
+def test_same_seed_same_result(small_store):
+    prepared = prepare_replay(small_store)
+    first = run_prepared(prepared, policy="shortest+sampled", seed=11)
+    second = run_prepared(prepared, policy="shortest+sampled", seed=11)
+    assert first.attempts.equals(second.attempts)
+    assert first.occupancy.equals(second.occupancy)

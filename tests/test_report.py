@@ -14,6 +14,7 @@ from pathlib import Path
 import pytest
 
 from muosm_perf.errors import OutputError
+from muosm_perf.model.store import TraceStore
 from muosm_perf.report import figures
 from muosm_perf.report.document import MARKER
 from muosm_perf.report.store_report import write_report
@@ -81,6 +82,16 @@ def test_report_refuses_unrelated_folder(google_2011_store, tmp_path):
     with pytest.raises(OutputError, match="holds files muosm-perf did not write"):
         write_report(google_2011_store, destination)
     assert (destination / "todo.txt").read_text() == "keep"
+
+
+def test_report_refuses_to_replace_its_store(google_2011_store, tmp_path):
+    out = tmp_path / "out"
+    write_report(google_2011_store, out)
+    copy = out / "store"
+    shutil.copytree(google_2011_store.path, copy)
+    with pytest.raises(OutputError, match="holds the input"):
+        write_report(TraceStore(copy), out)
+    assert (copy / "manifest.json").is_file()
 
 
 def test_failed_report_keeps_earlier_one(google_2011_store, tmp_path, monkeypatch):

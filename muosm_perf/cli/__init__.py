@@ -10,8 +10,11 @@ from __future__ import annotations
 import argparse
 import importlib
 import logging
+import os
 import sys
 from collections.abc import Sequence
+
+import polars as pl
 
 from muosm_perf import __version__
 from muosm_perf.errors import MuosmError
@@ -24,6 +27,7 @@ COMMAND_MODULES: tuple[str, ...] = (
     "muosm_perf.cli.report",
     "muosm_perf.cli.compare",
     "muosm_perf.cli.run",
+    "muosm_perf.cli.replay",
     "muosm_perf.cli.queue",
     "muosm_perf.cli.bus",
     "muosm_perf.cli.download",
@@ -53,6 +57,16 @@ def build_parser() -> argparse.ArgumentParser:
     subparsers.required = True
     for name in COMMAND_MODULES:
         importlib.import_module(name).register(subparsers)
+    for subparser in subparsers.choices.values():
+        # Accept -v after the subcommand too; SUPPRESS keeps an absent flag from
+        # resetting a count given before the subcommand.
+        subparser.add_argument(
+            "-v",
+            "--verbose",
+            action="count",
+            default=argparse.SUPPRESS,
+            help="log more: -v for progress messages, -vv for debugging",
+        )
     return parser
 
 
@@ -74,9 +88,31 @@ def main(argv: Sequence[str] | None = None) -> int:
     except MuosmError as error:
         print(f"muosm {args.command}: error: {error}", file=sys.stderr)
         return 2
+    except pl.exceptions.PolarsError as error:
+        # A table that cannot be read, most often a damaged store part.
+        logger.debug("Polars error", exc_info=True)
+        print(
+            f"muosm {args.command}: error: reading a table failed: {error}. If the "
+            "table is part of a trace store, the store is damaged: ingest the trace "
+            "again",
+            file=sys.stderr,
+        )
+        return 2
+    except BrokenPipeError:
+        # The reader of standard output went away (for example `| head`).
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+        return 0
     except KeyboardInterrupt:
         print("muosm: interrupted", file=sys.stderr)
         return 130
+    except SystemError as error:
+        # An interrupt inside a compiled kernel surfaces as a SystemError whose
+        # context is the KeyboardInterrupt.
+        if isinstance(error.__context__, KeyboardInterrupt):
+            print("muosm: interrupted", file=sys.stderr)
+            return 130
+        raise
 
 
 if __name__ == "__main__":

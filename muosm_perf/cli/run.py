@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import argparse
+import math
 
-from muosm_perf.pipeline import DEFAULT_POLICY, run_demo, run_main_job
+from muosm_perf.pipeline import run_demo, run_main_job
+from muosm_perf.predict.replay import DEFAULT_POLICY, POLICIES
 from muosm_perf.traces import registry
 
 
@@ -54,20 +56,53 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         "--seed", type=int, default=0, help="seed of the generator (default: 0)"
     )
     demo_parser.add_argument(
-        "--machines", type=int, default=200, help="machines (default: 200)"
+        "--machines",
+        type=_positive_int,
+        default=200,
+        help="machines in the cell (default: 200)",
     )
     demo_parser.add_argument(
-        "--hours", type=float, default=6.0, help="trace length in hours (default: 6)"
+        "--hours",
+        type=_positive_hours,
+        default=6.0,
+        help="trace length in hours, at least 0.1 (default: 6)",
     )
     _common_options(demo_parser)
     demo_parser.set_defaults(handler=demo)
+
+
+def _positive_int(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not a whole number: {text!r}") from None
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"must be at least 1, got {value}")
+    return value
+
+
+def _positive_hours(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not a number: {text!r}") from None
+    if not math.isfinite(value) or value < 0.1 or value > 24 * 366:
+        raise argparse.ArgumentTypeError(
+            f"must be a number of hours from 0.1 to 8784, got {text!r}"
+        )
+    return value
 
 
 def _common_options(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--policy",
         default=DEFAULT_POLICY,
-        help=f"replay policy (default: {DEFAULT_POLICY}; see 'muosm replay --help')",
+        choices=POLICIES,
+        metavar="POLICY",
+        help=(
+            f"replay policy, QUEUE+PLACEMENT: {', '.join(POLICIES)} "
+            f"(default: {DEFAULT_POLICY})"
+        ),
     )
     parser.add_argument(
         "--no-progress", action="store_true", help="do not show progress bars"

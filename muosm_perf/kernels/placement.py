@@ -20,8 +20,8 @@ import numpy as np
 
 from muosm_perf.kernels._numba import njit
 
-STACK_DEPTH = 128
-"""Length of the search stack: enough for a tree of 2^63 leaves."""
+STACK_DEPTH = 3 * 130
+"""Length of the search stacks: three entries per level of a tree of 2^64 leaves."""
 
 
 @njit
@@ -58,27 +58,181 @@ def set_leaf(tree_cpu, tree_memory, size, machine, free_cpu, free_memory):
 
 
 @njit
+def first_fit_from(tree_cpu, tree_memory, size, lowest, cpu, memory, stack):
+    """Find the lowest-index machine from ``lowest`` on that fits a request.
+
+    Returns the machine, or -1 if no machine from ``lowest`` on has free CPU >=
+    ``cpu`` and free memory >= ``memory``. ``stack`` is a scratch int64 array of at
+    least :data:`STACK_DEPTH` elements.
+    """
+    if tree_cpu[1] < cpu or tree_memory[1] < memory:
+        return -1
+    # Entries are (node, first machine covered, machines covered); the left child
+    # is pushed last so that it is searched first.
+    stack[0] = 1
+    stack[1] = 0
+    stack[2] = size
+    top = 3
+    while top > 0:
+        top -= 3
+        node = stack[top]
+        first = stack[top + 1]
+        width = stack[top + 2]
+        if first + width <= lowest:
+            continue
+        if tree_cpu[node] < cpu or tree_memory[node] < memory:
+            continue
+        if node >= size:
+            return first
+        half = width // 2
+        stack[top] = 2 * node + 1
+        stack[top + 1] = first + half
+        stack[top + 2] = half
+        stack[top + 3] = 2 * node
+        stack[top + 4] = first
+        stack[top + 5] = half
+        top += 6
+    return -1
+
+
+@njit
 def first_fit(tree_cpu, tree_memory, size, cpu, memory, stack):
     """Find the lowest-index machine whose free CPU and memory cover a request.
 
     Returns the machine, or -1 if none has free CPU >= ``cpu`` and free memory
     >= ``memory``.
+    """
+    return first_fit_from(tree_cpu, tree_memory, size, 0, cpu, memory, stack)
 
-    ``stack`` is a scratch int64 array of at least :data:`STACK_DEPTH` elements.
+
+@njit
+def worst_fit(tree_cpu, tree_memory, size, cpu, memory, stack):
+    """Find the machine that fits a request with the most free CPU, or -1.
+
+    Ties go to the lowest index.
+
+    Branch and bound: the child with the larger maximum is searched first, and a
+    subtree is skipped when its maximum cannot beat the best machine found.
     """
     if tree_cpu[1] < cpu or tree_memory[1] < memory:
         return -1
+    best = -1
+    best_free = -np.inf
     stack[0] = 1
-    top = 1
+    stack[1] = 0
+    stack[2] = size
+    top = 3
     while top > 0:
-        top -= 1
+        top -= 3
         node = stack[top]
+        first = stack[top + 1]
+        width = stack[top + 2]
         if tree_cpu[node] < cpu or tree_memory[node] < memory:
             continue
+        if tree_cpu[node] < best_free or (tree_cpu[node] == best_free and first > best):
+            continue
         if node >= size:
-            return node - size
-        # Right first, so that the left child is popped next.
+            best = first
+            best_free = tree_cpu[node]
+            continue
+        half = width // 2
+        left = 2 * node
+        # The child searched first is pushed last.
+        if tree_cpu[left] >= tree_cpu[left + 1]:
+            order_first, order_second = left, left + 1
+        else:
+            order_first, order_second = left + 1, left
+        stack[top] = order_second
+        stack[top + 1] = first + (half if order_second == left + 1 else 0)
+        stack[top + 2] = half
+        stack[top + 3] = order_first
+        stack[top + 4] = first + (half if order_first == left + 1 else 0)
+        stack[top + 5] = half
+        top += 6
+    return best
+
+
+@njit
+def best_fit(tree_cpu, tree_memory, tree_low_cpu, size, cpu, memory, stack):
+    """Find the machine that fits a request with the least free CPU, or -1.
+
+    Ties go to the lowest index.
+
+    ``tree_low_cpu`` is the tree of minimum free CPU (plus infinity where nothing
+    may be placed). A subtree is skipped when even its smallest free CPU that could
+    fit, ``max(cpu, minimum)``, cannot beat the best machine found.
+
+    NOTE: unlike first-fit, the bound prunes little when many machines have less
+    free CPU than the request, so a search can visit a large part of the tree.
+    """
+    if tree_cpu[1] < cpu or tree_memory[1] < memory:
+        return -1
+    best = -1
+    best_free = np.inf
+    stack[0] = 1
+    stack[1] = 0
+    stack[2] = size
+    top = 3
+    while top > 0:
+        top -= 3
+        node = stack[top]
+        first = stack[top + 1]
+        width = stack[top + 2]
+        if tree_cpu[node] < cpu or tree_memory[node] < memory:
+            continue
+        # Search is left first, so a later machine wins only if strictly better.
+        if max(cpu, tree_low_cpu[node]) >= best_free:
+            continue
+        if node >= size:
+            best = first
+            best_free = tree_cpu[node]
+            if best_free == cpu:
+                return best
+            continue
+        half = width // 2
         stack[top] = 2 * node + 1
-        stack[top + 1] = 2 * node
-        top += 2
-    return -1
+        stack[top + 1] = first + half
+        stack[top + 2] = half
+        stack[top + 3] = 2 * node
+        stack[top + 4] = first
+        stack[top + 5] = half
+        top += 6
+    return best
+
+
+@njit
+def balance_score(free_cpu, free_memory, cpu, memory):
+    """Score of a machine for sampled placement: ``|cpu left - memory left|``."""
+    return abs((free_cpu - cpu) - (free_memory - memory))
+
+
+@njit
+def sampled_fit(tree_cpu, tree_memory, size, offset, candidates, cpu, memory, stack):
+    """Pick the best-scored of the first fitting machines from ``offset`` on.
+
+    Scores the first ``candidates`` fitting machines from ``offset`` in index order,
+    wrapping around, and returns the one with the least :func:`balance_score`
+    (lowest index among equals), or -1 if none fits.
+    """
+    best = -1
+    best_score = np.inf
+    found = 0
+    start = offset
+    wrapped = False
+    while found < candidates:
+        m = first_fit_from(tree_cpu, tree_memory, size, start, cpu, memory, stack)
+        if wrapped and m >= offset:
+            break
+        if m < 0:
+            if wrapped or offset == 0:
+                break
+            wrapped = True
+            start = 0
+            continue
+        score = balance_score(tree_cpu[size + m], tree_memory[size + m], cpu, memory)
+        if score < best_score or (score == best_score and m < best):
+            best = m
+            best_score = score
+        found += 1
+        start = m + 1
+    return best

@@ -4,27 +4,42 @@ The model, which :mod:`muosm_perf.kernels.reference.replay` implements again in 
 Python, processes instants in time order. At each instant ``t``, in this order:
 
 1. processes whose completion time is ``t`` finish and free their requests;
-2. pending processes whose cancellation time (``end_time_us``) is ``t`` leave the
-   queue;
+2. processes not running whose cancellation time (``end_time_us``) is ``t`` leave
+   the system;
 3. machine events at ``t`` apply in input order. ADD makes the machine alive with
    the given capacity (on an alive machine it only sets the capacity). UPDATE sets
-   the capacity, also of a dead machine; free capacity may go negative and nothing
-   is killed. REMOVE kills the processes running on an alive machine, which are
-   resubmitted at ``t`` in process order with their full duration, one eviction
-   each. A REMOVE of a dead machine does nothing;
-4. processes submitted at ``t`` arrive in input order. One whose cancellation time
-   is at or before ``t`` is cancelled at once;
-5. if anything happened, one scheduling pass: the pending processes in queue order
-   (priority descending, then enqueue order), each placed on the lowest-index alive
-   machine whose free CPU and free memory both cover its requests, found with the
-   segment tree of :mod:`muosm_perf.kernels.placement`. A process that fits nowhere
-   stays pending.
+   the capacity, also of a dead machine. Free capacity may go negative and nothing
+   is killed. REMOVE kills the processes running on an alive machine, in process
+   order, one eviction each, and the supervision policy
+   (:mod:`muosm_perf.kernels.supervision`) sends each back to the scheduler at
+   once, after a backoff, or never. A REMOVE of a dead machine does nothing;
+4. processes whose backoff ends at ``t`` (in time, then process order) and then
+   processes submitted at ``t`` (in input order) go to the scheduler's intake, or
+   straight to the pending queue if they bypass the scheduler. One whose
+   cancellation time is at or before its submission is cancelled at once.
+   A submission joins the batch at the tail of the intake if that batch is of the
+   same group and no scheduler has taken it yet. Every restart is a batch of its
+   own;
+5. ``schedulers`` parallel schedulers serve the batches in intake order, each one
+   batch at a time. Decisions ending at ``t`` complete in scheduler order, then
+   idle schedulers take the next batches in scheduler order. A decision takes
+   ``job_decision_s + task_decision_s * processes`` (processes of the batch not
+   cancelled when the decision starts) and ends with the batch's processes in the
+   pending queue. With zero decision times, batches go through at once;
+6. if anything happened, one scheduling pass: the pending processes in queue order
+   (a level from the policy's queue order, then enqueue order), each placed by the
+   policy's placement rule (:mod:`muosm_perf.kernels.policy`) on an alive machine
+   whose free CPU and free memory, as overcommitted, cover its requests, found
+   through the trees of :mod:`muosm_perf.kernels.placement`. A process that fits
+   nowhere stays pending.
 
 A placed process completes at its cancellation time if it has one, else ``duration``
 later; a duration of -1 means it runs past the horizon. A process placed with
 duration 0 completes at the same ``t``, in a second round of that instant. A machine
 whose capacity is unknown (NaN) is alive but holds no process. Instants after
-``horizon_us`` are not processed.
+``horizon_us`` are not processed. With the default policy (priority order,
+first-fit, no overcommitment, no decision time, immediate restarts) a pass sees
+every process enqueued at its instant.
 
 NOTE: the kernel does not visit every pending process at each pass, yet the outcome
 is that of a full pass. After a pass no pending process fits on any machine: each
@@ -45,51 +60,28 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from muosm_perf.errors import ParameterError
-from muosm_perf.kernels._heap import heap_pop, heap_push, new_heap
-from muosm_perf.kernels._numba import NULL_INT, njit
-from muosm_perf.kernels._pending import (
-    STACK_LENGTH,
-    ensure_capacity,
-    first_fitting_after,
-    new_queue,
-    relayout,
-    set_slot,
-)
-from muosm_perf.kernels.placement import STACK_DEPTH, first_fit, new_tree, set_leaf
+from muosm_perf.kernels._numba import NULL_INT
+from muosm_perf.kernels._replay_kernel import INT64_MAX, TOTALS, replay_kernel
+from muosm_perf.kernels.policy import PLACEMENTS, SchedulerPolicy
 from muosm_perf.model.lifecycle import CellEvent
-
-INT64_MAX = 2**63 - 1
 
 GROWN_SEARCH_LIMIT = 16
 """Default of ``grown_search_limit`` in :func:`replay_arrays`."""
-
-_FLOAT_MAX = float(np.finfo(np.float64).max)
-
-# Process states.
-NOT_ARRIVED, PENDING, RUNNING, DONE, CANCELLED = 0, 1, 2, 3, 4
 
 _ADD = int(CellEvent.ADD)
 _REMOVE = int(CellEvent.REMOVE)
 _UPDATE = int(CellEvent.UPDATE)
 
-TOTALS = (
-    "evictions",
-    "cancelled",
-    "unschedulable",
-    "pending_at_end",
-    "running_at_end",
-    "instants",
-    "passes",
-    "placements",
-)
-"""Names of the counters in :attr:`ReplayOutput.totals`, in kernel order.
-
-``unschedulable`` counts processes pending at the end that never ran; a process that
-ran, was evicted and is pending at the end is only in ``pending_at_end``.
-"""
-
-_EVICTIONS, _CANCELLED, _UNSCHEDULABLE, _PENDING_AT_END = 0, 1, 2, 3
-_RUNNING_AT_END, _INSTANTS, _PASSES, _PLACEMENTS = 4, 5, 6, 7
+TOTAL_NOTES = {
+    "unschedulable": "processes pending at the end that never ran",
+    "pending_at_end": "processes waiting at the end (queue, scheduler, backoff)",
+    "given_up": "processes the supervision policy did not restart",
+    "batches": "scheduler decisions (batches of one job's processes)",
+    "scheduler_busy_us": "sum of the decision times, microseconds",
+    "instants": "instants processed (depends on the kernel's search, not the model)",
+    "passes": "scheduling passes made (depends on the kernel's search)",
+}
+"""What some counters of :attr:`ReplayOutput.totals` (named by ``TOTALS``) count."""
 
 
 @dataclass(frozen=True)
@@ -125,6 +117,13 @@ class ReplayInput:
         Sample times, non-decreasing (int64).
     horizon_us
         Last instant processed (int64; ``INT64_MAX`` for none).
+    group
+        Process group (job) of each process (int64); None puts every process in a
+        group of its own. Only batching at the scheduler uses it.
+    bypass_scheduler
+        Processes that skip the scheduler's decision and enter the pending queue
+        when they arrive (bool), for example those already running when a trace
+        window opens; None for none.
     """
 
     machines: int
@@ -141,6 +140,8 @@ class ReplayInput:
     end_time_us: np.ndarray
     grid_us: np.ndarray
     horizon_us: int = INT64_MAX
+    group: np.ndarray | None = None
+    bypass_scheduler: np.ndarray | None = None
 
     @property
     def processes(self) -> int:
@@ -166,7 +167,7 @@ class ReplayOutput:
         Per grid time: capacity of alive machines whose capacity (of that
         resource) is known.
     totals
-        Counters named by :data:`TOTALS`.
+        Counters named by ``TOTALS`` (see :data:`TOTAL_NOTES`).
     """
 
     schedule_time_us: np.ndarray
@@ -178,538 +179,6 @@ class ReplayOutput:
     cpu_capacity: np.ndarray
     memory_capacity: np.ndarray
     totals: dict[str, int] = field(default_factory=dict)
-
-
-@njit
-def _refresh_leaf(
-    tree_cpu, tree_memory, size, m, alive, cap_cpu, cap_memory, used_cpu, used_memory
-):
-    if alive[m] and not np.isnan(cap_cpu[m]) and not np.isnan(cap_memory[m]):
-        set_leaf(
-            tree_cpu,
-            tree_memory,
-            size,
-            m,
-            cap_cpu[m] - used_cpu[m],
-            cap_memory[m] - used_memory[m],
-        )
-    else:
-        set_leaf(tree_cpu, tree_memory, size, m, -np.inf, -np.inf)
-
-
-@njit
-def _sample(
-    g,
-    alive,
-    cap_cpu,
-    cap_memory,
-    used_cpu,
-    used_memory,
-    count,
-    running,
-    cpu_in_use,
-    memory_in_use,
-    cpu_capacity,
-    memory_capacity,
-):
-    n_running = 0
-    cpu_used = 0.0
-    memory_used = 0.0
-    cpu_cap = 0.0
-    memory_cap = 0.0
-    for m in range(alive.shape[0]):
-        if not alive[m]:
-            continue
-        n_running += count[m]
-        cpu_used += used_cpu[m]
-        memory_used += used_memory[m]
-        if not np.isnan(cap_cpu[m]):
-            cpu_cap += cap_cpu[m]
-        if not np.isnan(cap_memory[m]):
-            memory_cap += cap_memory[m]
-    running[g] = n_running
-    cpu_in_use[g] = cpu_used
-    memory_in_use[g] = memory_used
-    cpu_capacity[g] = cpu_cap
-    memory_capacity[g] = memory_cap
-
-
-@njit
-def _enqueue(
-    p, level, base, fill, slot_process, slot_of, q_size, q_cpu, q_memory, cpu, memory
-):
-    """Put process ``p`` in the next slot of its level; return the queue arrays."""
-    if base[level] + fill[level] == base[level + 1]:
-        base, slot_process, q_size, q_cpu, q_memory = relayout(
-            base, fill, slot_process, slot_of, cpu, memory, level
-        )
-    slot = base[level] + fill[level]
-    fill[level] += 1
-    slot_process[slot] = p
-    slot_of[p] = slot
-    set_slot(q_cpu, q_memory, q_size, slot, cpu[p], memory[p])
-    return base, slot_process, q_size, q_cpu, q_memory
-
-
-@njit
-def _dequeue(p, slot_process, slot_of, q_size, q_cpu, q_memory):
-    slot = slot_of[p]
-    slot_process[slot] = -1
-    slot_of[p] = -1
-    set_slot(q_cpu, q_memory, q_size, slot, np.inf, np.inf)
-
-
-@njit
-def _replay_kernel(
-    n_machines,
-    event_time,
-    event_machine,
-    event_kind,
-    event_cpu,
-    event_memory,
-    submit,
-    cpu,
-    memory,
-    level,
-    n_levels,
-    duration,
-    end,
-    grid,
-    horizon,
-    grown_search_limit,
-):
-    n = submit.shape[0]
-    n_events = event_time.shape[0]
-    n_grid = grid.shape[0]
-
-    # Machines.
-    alive = np.zeros(n_machines, np.bool_)
-    cap_cpu = np.full(n_machines, np.nan)
-    cap_memory = np.full(n_machines, np.nan)
-    used_cpu = np.zeros(n_machines)
-    used_memory = np.zeros(n_machines)
-    count = np.zeros(n_machines, np.int64)
-    head = np.full(n_machines, -1, np.int64)
-    size, tree_cpu, tree_memory = new_tree(n_machines)
-    stack = np.empty(STACK_DEPTH, np.int64)
-
-    # Processes.
-    state = np.zeros(n, np.int8)
-    completion = np.full(n, NULL_INT, np.int64)
-    on_machine = np.full(n, -1, np.int64)
-    next_on = np.full(n, -1, np.int64)
-    prev_on = np.full(n, -1, np.int64)
-    schedule = np.full(n, NULL_INT, np.int64)
-    first_machine = np.full(n, -1, np.int64)
-    kills = np.zeros(n, np.int64)
-
-    # Cancellation instants in time order, then process order.
-    with_end = np.nonzero(end != NULL_INT)[0]
-    cancel_order = with_end[np.argsort(end[with_end], kind="mergesort")]
-    n_cancel = cancel_order.shape[0]
-
-    heap_times, heap_items, heap_size = new_heap(1024)
-
-    # The pending queue, with room per level for its arrivals and some kills.
-    arrivals = np.zeros(n_levels, np.int64)
-    for p in range(n):
-        arrivals[level[p]] += 1
-    base, fill, slot_process, q_size, q_cpu, q_memory = new_queue(
-        arrivals + np.maximum(arrivals // 16, 4)
-    )
-    slot_of = np.full(n, -1, np.int64)
-    q_stack = np.empty(STACK_LENGTH, np.int64)
-    # Processes enqueued since the last pass.
-    new = np.empty(1024, np.int64)
-    new_len = 0
-    is_new = np.zeros(n, np.bool_)
-    # Machines whose free capacity may have grown since the last pass.
-    grown = np.empty(max(n_machines, 1), np.int64)
-    is_grown = np.zeros(n_machines, np.bool_)
-    n_grown = 0
-
-    running = np.zeros(n_grid, np.int64)
-    cpu_in_use = np.zeros(n_grid)
-    memory_in_use = np.zeros(n_grid)
-    cpu_capacity = np.zeros(n_grid)
-    memory_capacity = np.zeros(n_grid)
-    totals = np.zeros(len(TOTALS), np.int64)
-
-    arrival = 0
-    event = 0
-    cancel = 0
-    g = 0
-    while True:
-        t = INT64_MAX
-        found = False
-        if arrival < n:
-            t = min(t, submit[arrival])
-            found = True
-        if event < n_events:
-            t = min(t, event_time[event])
-            found = True
-        if heap_size > 0:
-            t = min(t, heap_times[0])
-            found = True
-        if cancel < n_cancel:
-            t = min(t, end[cancel_order[cancel]])
-            found = True
-        if not found or t > horizon:
-            break
-        while g < n_grid and grid[g] < t:
-            _sample(
-                g,
-                alive,
-                cap_cpu,
-                cap_memory,
-                used_cpu,
-                used_memory,
-                count,
-                running,
-                cpu_in_use,
-                memory_in_use,
-                cpu_capacity,
-                memory_capacity,
-            )
-            g += 1
-        totals[_INSTANTS] += 1
-        happened = False
-
-        # 1. Completions.
-        while heap_size > 0 and heap_times[0] == t:
-            _, p, heap_size = heap_pop(heap_times, heap_items, heap_size)
-            if state[p] != RUNNING or completion[p] != t:
-                continue  # an entry left by a kill
-            m = on_machine[p]
-            used_cpu[m] -= cpu[p]
-            used_memory[m] -= memory[p]
-            count[m] -= 1
-            if count[m] == 0:
-                used_cpu[m] = 0.0
-                used_memory[m] = 0.0
-            if prev_on[p] >= 0:
-                next_on[prev_on[p]] = next_on[p]
-            else:
-                head[m] = next_on[p]
-            if next_on[p] >= 0:
-                prev_on[next_on[p]] = prev_on[p]
-            _refresh_leaf(
-                tree_cpu,
-                tree_memory,
-                size,
-                m,
-                alive,
-                cap_cpu,
-                cap_memory,
-                used_cpu,
-                used_memory,
-            )
-            state[p] = DONE
-            on_machine[p] = -1
-            happened = True
-            if not is_grown[m]:
-                is_grown[m] = True
-                grown[n_grown] = m
-                n_grown += 1
-
-        # 2. Cancellations of pending processes.
-        while cancel < n_cancel and end[cancel_order[cancel]] == t:
-            p = cancel_order[cancel]
-            cancel += 1
-            if state[p] == PENDING:
-                state[p] = CANCELLED
-                _dequeue(p, slot_process, slot_of, q_size, q_cpu, q_memory)
-                totals[_CANCELLED] += 1
-                happened = True
-
-        # 3. Machine events.
-        while event < n_events and event_time[event] == t:
-            m = event_machine[event]
-            kind = event_kind[event]
-            if kind in (_ADD, _UPDATE):
-                if kind == _ADD:
-                    alive[m] = True
-                cap_cpu[m] = event_cpu[event]
-                cap_memory[m] = event_memory[event]
-                if not is_grown[m]:
-                    is_grown[m] = True
-                    grown[n_grown] = m
-                    n_grown += 1
-            elif alive[m]:
-                victims = np.empty(count[m], np.int64)
-                p = head[m]
-                k = 0
-                while p >= 0:
-                    victims[k] = p
-                    k += 1
-                    p = next_on[p]
-                victims.sort()
-                for p in victims:
-                    state[p] = PENDING
-                    completion[p] = NULL_INT
-                    on_machine[p] = -1
-                    kills[p] += 1
-                    totals[_EVICTIONS] += 1
-                    base, slot_process, q_size, q_cpu, q_memory = _enqueue(
-                        p,
-                        level[p],
-                        base,
-                        fill,
-                        slot_process,
-                        slot_of,
-                        q_size,
-                        q_cpu,
-                        q_memory,
-                        cpu,
-                        memory,
-                    )
-                    is_new[p] = True
-                    new = ensure_capacity(new, new_len + 1)
-                    new[new_len] = p
-                    new_len += 1
-                head[m] = -1
-                count[m] = 0
-                used_cpu[m] = 0.0
-                used_memory[m] = 0.0
-                alive[m] = False
-            _refresh_leaf(
-                tree_cpu,
-                tree_memory,
-                size,
-                m,
-                alive,
-                cap_cpu,
-                cap_memory,
-                used_cpu,
-                used_memory,
-            )
-            event += 1
-            happened = True
-
-        # 4. Arrivals.
-        while arrival < n and submit[arrival] == t:
-            p = arrival
-            arrival += 1
-            happened = True
-            if end[p] != NULL_INT and end[p] <= t:
-                state[p] = CANCELLED
-                totals[_CANCELLED] += 1
-                continue
-            state[p] = PENDING
-            base, slot_process, q_size, q_cpu, q_memory = _enqueue(
-                p,
-                level[p],
-                base,
-                fill,
-                slot_process,
-                slot_of,
-                q_size,
-                q_cpu,
-                q_memory,
-                cpu,
-                memory,
-            )
-            is_new[p] = True
-            new = ensure_capacity(new, new_len + 1)
-            new[new_len] = p
-            new_len += 1
-
-        # 5. One scheduling pass over the candidates, in slot (queue) order: the
-        # processes enqueued since the last pass, and the earlier ones that fit on
-        # a machine that gained capacity.
-        if not happened or (new_len == 0 and n_grown == 0):
-            continue
-        totals[_PASSES] += 1
-        new_slots = np.empty(new_len, np.int64)
-        k = 0
-        for i in range(new_len):
-            if state[new[i]] == PENDING:
-                new_slots[k] = slot_of[new[i]]
-                k += 1
-        new_slots = np.sort(new_slots[:k])
-        scan_all = n_grown > grown_search_limit
-        next_new = 0
-        cursor = -1
-        while True:
-            if scan_all:
-                # Every waiting process may fit somewhere: visit them all.
-                candidate = first_fitting_after(
-                    q_cpu, q_memory, q_size, cursor, _FLOAT_MAX, _FLOAT_MAX, q_stack
-                )
-            else:
-                while next_new < k and new_slots[next_new] <= cursor:
-                    next_new += 1
-                candidate = new_slots[next_new] if next_new < k else -1
-                for i in range(n_grown):
-                    m = grown[i]
-                    slot = first_fitting_after(
-                        q_cpu,
-                        q_memory,
-                        q_size,
-                        cursor,
-                        tree_cpu[size + m],
-                        tree_memory[size + m],
-                        q_stack,
-                    )
-                    if slot >= 0 and (candidate < 0 or slot < candidate):
-                        candidate = slot
-            if candidate < 0:
-                break
-            cursor = candidate
-            p = slot_process[candidate]
-            if is_new[p] or scan_all:
-                m = first_fit(tree_cpu, tree_memory, size, cpu[p], memory[p], stack)
-            else:
-                m = _first_fit_among(
-                    grown, n_grown, tree_cpu, tree_memory, size, cpu[p], memory[p]
-                )
-            if m < 0:
-                continue
-            _dequeue(p, slot_process, slot_of, q_size, q_cpu, q_memory)
-            heap_times, heap_items, heap_size = _place(
-                p,
-                m,
-                t,
-                state,
-                on_machine,
-                next_on,
-                prev_on,
-                head,
-                count,
-                used_cpu,
-                used_memory,
-                cpu,
-                memory,
-                duration,
-                end,
-                completion,
-                schedule,
-                first_machine,
-                heap_times,
-                heap_items,
-                heap_size,
-            )
-            _refresh_leaf(
-                tree_cpu,
-                tree_memory,
-                size,
-                m,
-                alive,
-                cap_cpu,
-                cap_memory,
-                used_cpu,
-                used_memory,
-            )
-            totals[_PLACEMENTS] += 1
-        for i in range(new_len):
-            is_new[new[i]] = False
-        new_len = 0
-        for i in range(n_grown):
-            is_grown[grown[i]] = False
-        n_grown = 0
-
-    while g < n_grid:
-        _sample(
-            g,
-            alive,
-            cap_cpu,
-            cap_memory,
-            used_cpu,
-            used_memory,
-            count,
-            running,
-            cpu_in_use,
-            memory_in_use,
-            cpu_capacity,
-            memory_capacity,
-        )
-        g += 1
-
-    for p in range(n):
-        if state[p] == PENDING:
-            totals[_PENDING_AT_END] += 1
-            if schedule[p] == NULL_INT:
-                totals[_UNSCHEDULABLE] += 1
-        elif state[p] == RUNNING:
-            totals[_RUNNING_AT_END] += 1
-
-    return (
-        schedule,
-        first_machine,
-        kills,
-        running,
-        cpu_in_use,
-        memory_in_use,
-        cpu_capacity,
-        memory_capacity,
-        totals,
-    )
-
-
-@njit
-def _first_fit_among(machines, count, tree_cpu, tree_memory, size, cpu, memory):
-    """Return the lowest-index machine of ``machines[:count]`` that fits, or -1."""
-    best = -1
-    for i in range(count):
-        m = machines[i]
-        if (
-            tree_cpu[size + m] >= cpu
-            and tree_memory[size + m] >= memory
-            and (best < 0 or m < best)
-        ):
-            best = m
-    return best
-
-
-@njit
-def _place(
-    p,
-    m,
-    t,
-    state,
-    on_machine,
-    next_on,
-    prev_on,
-    head,
-    count,
-    used_cpu,
-    used_memory,
-    cpu,
-    memory,
-    duration,
-    end,
-    completion,
-    schedule,
-    first_machine,
-    heap_times,
-    heap_items,
-    heap_size,
-):
-    state[p] = RUNNING
-    on_machine[p] = m
-    prev_on[p] = -1
-    next_on[p] = head[m]
-    if head[m] >= 0:
-        prev_on[head[m]] = p
-    head[m] = p
-    count[m] += 1
-    used_cpu[m] += cpu[p]
-    used_memory[m] += memory[p]
-    if schedule[p] == NULL_INT:
-        schedule[p] = t
-        first_machine[p] = m
-    if end[p] != NULL_INT:
-        done = end[p]
-    elif duration[p] < 0 or duration[p] > INT64_MAX - t:
-        done = NULL_INT
-    else:
-        done = t + duration[p]
-    completion[p] = done
-    if done != NULL_INT:
-        heap_times, heap_items, heap_size = heap_push(
-            heap_times, heap_items, heap_size, done, p
-        )
-    return heap_times, heap_items, heap_size
 
 
 def _as_array(name: str, values: np.ndarray, dtype: type, length: int) -> np.ndarray:
@@ -870,8 +339,43 @@ def queue_levels(key1: np.ndarray, key2: np.ndarray) -> tuple[np.ndarray, int]:
     return level, int(level.max()) + 1
 
 
+def duration_class(duration_us: np.ndarray) -> np.ndarray:
+    """Return the shortest-first class of each duration.
+
+    The class is the bit length of the whole seconds: 0 below 1 s, 1 for [1, 2) s,
+    2 for [2, 4) s and so on, and 64 for an unknown duration (-1).
+    """
+    seconds = np.where(duration_us >= 0, duration_us // 1_000_000, 0)
+    _, exponent = np.frexp(seconds.astype(np.float64))
+    classes = np.where(seconds > 0, exponent, 0).astype(np.int64)
+    return np.where(duration_us < 0, 64, classes)
+
+
+def queue_keys(
+    policy: SchedulerPolicy,
+    priority: np.ndarray,
+    duration_us: np.ndarray,
+    end_time_us: np.ndarray,
+) -> tuple[np.ndarray, np.ndarray]:
+    """Return the two sort keys of the policy's queue order (lower goes first).
+
+    A process with a cancellation time has no known duration, so shortest-first
+    puts it in the last class.
+    """
+    zeros = np.zeros_like(priority)
+    if policy.queue == "fifo":
+        return zeros, zeros
+    if policy.queue == "priority":
+        return -priority, zeros
+    known = np.where(end_time_us != NULL_INT, -1, duration_us)
+    return duration_class(known), zeros
+
+
 def replay_arrays(
-    inputs: ReplayInput, *, grown_search_limit: int = GROWN_SEARCH_LIMIT
+    inputs: ReplayInput,
+    policy: SchedulerPolicy | None = None,
+    *,
+    grown_search_limit: int = GROWN_SEARCH_LIMIT,
 ) -> ReplayOutput:
     """Replay processes on machines with the model of this module.
 
@@ -879,6 +383,9 @@ def replay_arrays(
     ----------
     inputs
         Machines, machine events, processes and the sample grid.
+    policy
+        The scheduling policy; the default is ``priority+first-fit`` with no
+        overcommitment, no decision time and immediate restarts.
     grown_search_limit
         Above this many machines with grown capacity, a pass visits every pending
         process instead of searching for the ones that fit on those machines. It
@@ -895,6 +402,7 @@ def replay_arrays(
         If an input array has the wrong length, is unsorted, or contains an invalid
         value.
     """
+    policy = SchedulerPolicy() if policy is None else policy
     (
         event_time,
         event_machine,
@@ -909,8 +417,19 @@ def replay_arrays(
         end,
         grid,
     ) = validate_input(inputs)
-    level, n_levels = queue_levels(-priority, np.zeros_like(priority))
-    *columns, totals = _replay_kernel(
+    n = submit.shape[0]
+    if inputs.group is None:
+        group = np.arange(n, dtype=np.int64)
+    else:
+        group = _as_array("group", inputs.group, np.int64, n)
+    if inputs.bypass_scheduler is None:
+        bypass = np.zeros(n, np.bool_)
+    else:
+        bypass = _as_array("bypass_scheduler", inputs.bypass_scheduler, np.bool_, n)
+    key1, key2 = queue_keys(policy, priority, duration, end)
+    level, n_levels = queue_levels(key1, key2)
+    supervision = policy.supervision.kernel_arguments()
+    schedule, machine, kills, series, totals = replay_kernel(
         int(inputs.machines),
         event_time,
         event_machine,
@@ -918,6 +437,8 @@ def replay_arrays(
         event_cpu,
         event_memory,
         submit,
+        group,
+        bypass,
         cpu,
         memory,
         level,
@@ -926,10 +447,31 @@ def replay_arrays(
         end,
         grid,
         np.int64(inputs.horizon_us),
+        PLACEMENTS.index(policy.placement),
+        np.int64(policy.candidates),
+        np.int64(policy.seed),
+        float(policy.cpu_overcommit),
+        float(policy.memory_overcommit),
+        np.int64(round(policy.job_decision_s * 1e6)),
+        np.int64(round(policy.task_decision_s * 1e6)),
+        np.int64(supervision[0]),
+        np.int64(supervision[1]),
+        float(supervision[2]),
+        np.int64(supervision[3]),
+        np.int64(supervision[4]),
+        np.int64(policy.schedulers),
         np.int64(grown_search_limit),
     )
     return ReplayOutput(
-        *columns, totals=dict(zip(TOTALS, (int(v) for v in totals), strict=True))
+        schedule_time_us=schedule,
+        machine=machine,
+        kills=kills,
+        running=series[0].astype(np.int64),
+        cpu_in_use=series[1],
+        memory_in_use=series[2],
+        cpu_capacity=series[3],
+        memory_capacity=series[4],
+        totals=dict(zip(TOTALS, (int(v) for v in totals), strict=True)),
     )
 
 

@@ -20,6 +20,7 @@ import logging
 import os
 import shutil
 import uuid
+from collections.abc import Sequence
 from pathlib import Path
 from types import TracebackType
 from typing import Any
@@ -27,13 +28,16 @@ from typing import Any
 import polars as pl
 
 from muosm_perf import __version__
-from muosm_perf.errors import StoreError
+from muosm_perf.errors import OutputError, StoreError
 from muosm_perf.model import schema
 
 logger = logging.getLogger(__name__)
 
 MANIFEST = "manifest.json"
 STORE_FORMAT_VERSION = 1
+STORE_MARKER = ".muosm-store"
+"""File that marks a folder as a store muosm-perf wrote, so it may be replaced."""
+_MANIFEST_KEYS = ("store_format_version", "tool", "source", "files", "tables")
 
 
 class TraceStore:
@@ -64,13 +68,41 @@ class TraceStore:
                 f"{self.path} is not a trace store: {MANIFEST} is missing; "
                 "ingest the trace again with 'muosm ingest'"
             )
-        with manifest_path.open(encoding="utf-8") as handle:
-            self.manifest: dict[str, Any] = json.load(handle)
-        version = self.manifest.get("store_format_version")
+        try:
+            with manifest_path.open(encoding="utf-8") as handle:
+                manifest = json.load(handle)
+        except (OSError, UnicodeDecodeError, json.JSONDecodeError) as error:
+            raise StoreError(
+                f"{manifest_path} cannot be read ({error}); the store is damaged: "
+                "ingest the trace again"
+            ) from error
+        if not isinstance(manifest, dict):
+            raise StoreError(
+                f"{manifest_path} is not a store manifest (a JSON object was "
+                "expected); ingest the trace again"
+            )
+        version = manifest.get("store_format_version")
         if version != STORE_FORMAT_VERSION:
             raise StoreError(
                 f"{manifest_path}: store format version {version!r} is not "
                 f"{STORE_FORMAT_VERSION}; ingest the trace again with this version"
+            )
+        missing = [key for key in _MANIFEST_KEYS if key not in manifest]
+        if missing:
+            raise StoreError(
+                f"{manifest_path} lacks {', '.join(missing)}; the store is damaged: "
+                "ingest the trace again"
+            )
+        self.manifest: dict[str, Any] = manifest
+        absent = [
+            table
+            for table in manifest["tables"]
+            if not any((self.path / table).glob("*.parquet"))
+        ]
+        if absent:
+            raise StoreError(
+                f"{self.path} is damaged: table {', '.join(absent)} has no Parquet "
+                "parts; ingest the trace again"
             )
 
     def __repr__(self) -> str:
@@ -105,11 +137,23 @@ class TraceStore:
         return pl.scan_parquet(self.path / table / "*.parquet")
 
     def read(self, table: str, columns: list[str] | None = None) -> pl.DataFrame:
-        """Read one table (or some of its columns) into memory."""
+        """Read one table (or some of its columns) into memory.
+
+        Raises
+        ------
+        StoreError
+            If a Parquet part of the table cannot be read.
+        """
         frame = self.scan(table)
         if columns is not None:
             frame = frame.select(columns)
-        return frame.collect()
+        try:
+            return frame.collect()
+        except (OSError, pl.exceptions.PolarsError) as error:
+            raise StoreError(
+                f"{self.path}: table {table!r} cannot be read ({error}); the store "
+                "is damaged: ingest the trace again"
+            ) from error
 
 
 class StoreWriter:
@@ -126,17 +170,21 @@ class StoreWriter:
         Destination folder.
     source_format
         Name of the trace format, recorded in the manifest.
+    inputs
+        Paths read to build the store; none of them may lie inside ``path``.
 
     Raises
     ------
-    StoreError
-        If ``path`` exists and is neither a trace store nor an empty folder, so that
-        replacing it could destroy unrelated files.
+    OutputError
+        If ``path`` exists and is neither a store muosm-perf wrote nor an empty
+        folder, or holds one of ``inputs``: replacing it would destroy them.
     """
 
-    def __init__(self, path: str | Path, source_format: str) -> None:
+    def __init__(
+        self, path: str | Path, source_format: str, *, inputs: Sequence[Path] = ()
+    ) -> None:
         self.path = Path(path)
-        _check_replaceable(self.path)
+        check_replaceable(self.path, STORE_MARKER, inputs)
         self.source_format = source_format
         self.temp_path = self.path.parent / f".{self.path.name}.tmp-{uuid.uuid4().hex}"
         self.manifest: dict[str, Any] = {
@@ -225,6 +273,9 @@ class StoreWriter:
             info = self.manifest["tables"].setdefault(table, {})
             if "rows" not in info:
                 info["rows"] = self.scan(table).select(pl.len()).collect().item()
+        (self.temp_path / STORE_MARKER).write_text(
+            "a trace store written by muosm-perf\n", encoding="utf-8"
+        )
         manifest_path = self.temp_path / MANIFEST
         with manifest_path.open("w", encoding="utf-8") as handle:
             json.dump(self.manifest, handle, indent=2, sort_keys=False)
@@ -233,16 +284,39 @@ class StoreWriter:
         logger.info("wrote trace store %s", self.path)
 
 
-def _check_replaceable(path: Path) -> None:
-    if not path.exists():
+def check_replaceable(
+    destination: Path, marker: str, inputs: Sequence[str | Path] = ()
+) -> None:
+    """Check that writing ``destination`` as a whole destroys nothing else.
+
+    The destination may be absent, an empty folder, or a folder holding the file
+    ``marker`` (left by an earlier muosm-perf output of the same kind); and none of
+    ``inputs`` may lie inside it, because it is replaced as a whole.
+
+    Raises
+    ------
+    OutputError
+        Otherwise, naming the destination and what it holds.
+    """
+    resolved = destination.resolve()
+    for item in inputs:
+        source = Path(item).resolve()
+        if source == resolved or source.is_relative_to(resolved):
+            raise OutputError(
+                f"{destination} holds the input {item}; writing it would replace "
+                "that input. Choose an output folder outside the input"
+            )
+    if not destination.exists():
         return
-    if not path.is_dir():
-        raise StoreError(f"{path} exists and is not a folder; choose another path")
-    if (path / MANIFEST).is_file() or not any(path.iterdir()):
+    if not destination.is_dir():
+        raise OutputError(
+            f"{destination} exists and is not a folder; choose another output path"
+        )
+    if (destination / marker).is_file() or not any(destination.iterdir()):
         return
-    raise StoreError(
-        f"{path} exists and is not a trace store (no {MANIFEST}); refusing to "
-        "replace it; choose another path or remove it"
+    raise OutputError(
+        f"{destination} exists and holds files muosm-perf did not write; refusing "
+        "to replace it. Choose another output path or remove it"
     )
 
 

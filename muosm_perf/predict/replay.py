@@ -11,6 +11,8 @@ The kernel inputs come from the ``processes`` and ``cell_events`` tables:
   END as a cancellation time: still pending then, it leaves the queue; placed
   earlier by the replay, it runs until then;
 - null CPU or memory requests count as 0 and are counted;
+- attempts already running when the window opens bypass the scheduler's decision
+  time, because the trace placed them before the window;
 - machines are numbered in ``cell_id`` order; machine events before the window
   apply at the window start and events after the window end are dropped.
 
@@ -32,6 +34,7 @@ import polars as pl
 from muosm_perf.analysis.occupancy import default_grid, occupancy_series
 from muosm_perf.errors import ParameterError, StoreError
 from muosm_perf.kernels._numba import NULL_INT
+from muosm_perf.kernels.policy import SchedulerPolicy, all_policy_names
 from muosm_perf.kernels.replay import (
     ReplayInput,
     ReplayOutput,
@@ -50,8 +53,8 @@ logger = logging.getLogger(__name__)
 DEFAULT_POLICY = "priority+first-fit"
 """Pending processes by priority, then enqueue order; lowest-index machine that fits."""
 
-POLICIES = (DEFAULT_POLICY,)
-"""Policy names :func:`replay` accepts."""
+POLICIES = tuple(all_policy_names())
+"""Policy names :func:`replay` accepts (``QUEUE+PLACEMENT``)."""
 
 _PROCESS_COLUMNS = [
     "group_id",
@@ -70,6 +73,7 @@ _PROCESS_COLUMNS = [
     "cpu_request",
     "memory_request",
     "scheduling_delay_us",
+    "cell_id",
 ]
 
 
@@ -93,6 +97,8 @@ class PreparedReplay:
         on ``inputs.grid_us``.
     input_counts
         What the conversion replaced or dropped, by name.
+    observed_counts
+        Observed figures to compare with the replay's counters.
     """
 
     inputs: ReplayInput
@@ -101,6 +107,7 @@ class PreparedReplay:
     window_us: dict[str, int]
     observed_occupancy: pl.DataFrame
     input_counts: dict[str, int] = field(default_factory=dict)
+    observed_counts: dict[str, int] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)
@@ -110,9 +117,7 @@ class ReplayResult:
     Attributes
     ----------
     policy
-        Name of the scheduling policy.
-    seed
-        Seed the replay ran with.
+        The scheduling policy, with its seed.
     attempts
         Per attempt: keys, ``band``, ``submit_time_us`` (as replayed),
         ``observed_schedule_time_us``, ``predicted_schedule_time_us``,
@@ -134,6 +139,8 @@ class ReplayResult:
         Replay counters (:data:`~muosm_perf.kernels.replay.TOTALS`).
     input_counts
         What the conversion from the store replaced or dropped.
+    observed_counts
+        Observed evictions and evictions per removed machine in the window.
     window_us
         The trace window replayed.
     kernel_seconds
@@ -142,8 +149,7 @@ class ReplayResult:
         Wall time spent compiling the kernel (or loading it from the cache) first.
     """
 
-    policy: str
-    seed: int
+    policy: SchedulerPolicy
     attempts: pl.DataFrame
     occupancy: pl.DataFrame
     observed_occupancy: pl.DataFrame
@@ -151,6 +157,7 @@ class ReplayResult:
     utilization_mae: dict[str, float | None]
     totals: dict[str, int]
     input_counts: dict[str, int]
+    observed_counts: dict[str, int]
     window_us: dict[str, int]
     kernel_seconds: float
     compile_seconds: float
@@ -163,11 +170,24 @@ class ReplayResult:
             return None
         return events / self.kernel_seconds
 
+    @property
+    def scheduler_busyness(self) -> float:
+        """Share of the window the schedulers spent deciding, per scheduler.
+
+        It may exceed 1 when decisions pile up past the window end.
+        """
+        span = self.window_us["end"] - self.window_us["start"]
+        if span <= 0:
+            return 0.0
+        return self.totals["scheduler_busy_us"] / (span * self.policy.schedulers)
+
     def summary(self) -> dict[str, Any]:
         """Return the headline figures as a JSON-serializable dict.
 
         ``bands`` maps each band to its ``observed`` and ``predicted`` delay
         statistics (seconds) and ``ks``, their Kolmogorov-Smirnov distance.
+        ``counts`` sets each predicted count next to the observed one where the
+        trace has it.
         """
         bands = {}
         for row in self.validation.iter_rows(named=True):
@@ -181,9 +201,12 @@ class ReplayResult:
                     },
                 }
             bands[row["band"]] = {**sides, "ks": json_number(row["ks_distance"])}
+        observed_evictions = self.observed_counts["evictions"]
+        predicted_evictions = self.totals["evictions"]
         return {
-            "policy": self.policy,
-            "seed": self.seed,
+            "policy": self.policy.name,
+            "policy_fields": self.policy.describe(),
+            "seed": self.policy.seed,
             "window_s": {
                 "start": self.window_us["start"] / 1e6,
                 "end": self.window_us["end"] / 1e6,
@@ -191,6 +214,19 @@ class ReplayResult:
             "bands": bands,
             "utilization_mae": {
                 k: json_number(v) for k, v in self.utilization_mae.items()
+            },
+            "counts": {
+                "evictions": {
+                    "observed": observed_evictions,
+                    "predicted": predicted_evictions,
+                    "error": predicted_evictions - observed_evictions,
+                },
+                "machine_failure_evictions": {
+                    "observed": self.observed_counts["machine_failure_evictions"],
+                    "predicted": predicted_evictions,
+                },
+                "conflicts": {"observed": None, "predicted": 0},
+                "scheduler_busyness": self.scheduler_busyness,
             },
             "totals": dict(self.totals),
             "inputs": dict(self.input_counts),
@@ -266,8 +302,16 @@ def _machine_events(
     return events.with_columns(pl.Series("machine", machine)), cell_ids, dropped
 
 
+UNSCHEDULED = ("replay", "hold")
+"""What :func:`prepare_replay` does with attempts the trace never scheduled and that
+were still pending at the window end."""
+
+
 def prepare_replay(
-    store: TraceStore, *, grid_step_s: float | None = None
+    store: TraceStore,
+    *,
+    grid_step_s: float | None = None,
+    unscheduled: str = "replay",
 ) -> PreparedReplay:
     """Build the kernel inputs and the observed series from a store.
 
@@ -278,6 +322,11 @@ def prepare_replay(
     grid_step_s
         Step of the sample grid in seconds; by default the smallest whole minute
         that keeps the grid under 2,000 points.
+    unscheduled
+        ``replay`` replays the attempts the trace never scheduled and that were
+        still pending at the window end, like any other; ``hold`` leaves them out
+        (counted as ``held_unscheduled``), as if constraints the trace does not
+        show kept them pending. The observed series is the same either way.
 
     Raises
     ------
@@ -289,15 +338,24 @@ def prepare_replay(
     processes = store.read("processes", columns=_PROCESS_COLUMNS)
     cell_events = store.read("cell_events")
 
+    if unscheduled not in UNSCHEDULED:
+        raise ParameterError(
+            f"unscheduled is {unscheduled!r}; choose one of: {', '.join(UNSCHEDULED)}"
+        )
     table = _attempt_table(processes, start)
     unplaceable = table.filter(pl.col("replay_submit_us").is_null())
     table = table.filter(pl.col("replay_submit_us").is_not_null())
+    never_scheduled = ~pl.col("observed_scheduled") & pl.col("end_after_window")
+    held = table.filter(never_scheduled).height if unscheduled == "hold" else 0
+    if held:
+        table = table.filter(~never_scheduled)
     events, cell_ids, dropped_events = _machine_events(cell_events, start, end)
     grid = default_grid(start, end, step_s=grid_step_s)
 
     counts = {
         "processes": table.height,
         "attempts_without_times": unplaceable.height,
+        "held_unscheduled": held,
         "null_cpu_requests": int(table["cpu_request"].null_count()),
         "null_memory_requests": int(table["memory_request"].null_count()),
         "null_priorities": int(table["priority"].null_count()),
@@ -336,7 +394,10 @@ def prepare_replay(
         end_time_us=table["cancel_us"].to_numpy(),
         grid_us=grid,
         horizon_us=end,
+        group=table["group_id"].to_numpy(),
+        bypass_scheduler=table["schedule_before_window"].to_numpy(),
     )
+    observed_counts = _observed_counts(processes, cell_events, start, end)
     attempts = table.select(
         "group_id",
         "process_index",
@@ -355,14 +416,42 @@ def prepare_replay(
         window_us=window,
         observed_occupancy=observed,
         input_counts=counts,
+        observed_counts=observed_counts,
     )
 
 
-def _check_policy(policy: str) -> None:
+def resolve_policy(policy: str | SchedulerPolicy, seed: int = 0) -> SchedulerPolicy:
+    """Return ``policy`` as a :class:`SchedulerPolicy`; a name gets ``seed``.
+
+    Raises
+    ------
+    ParameterError
+        If a name is not one of :data:`POLICIES`.
+    """
+    if isinstance(policy, SchedulerPolicy):
+        return policy
     if policy not in POLICIES:
         raise ParameterError(
             f"policy {policy!r} is not known; choose one of: {', '.join(POLICIES)}"
         )
+    return SchedulerPolicy.parse(policy, seed=seed)
+
+
+def _observed_counts(
+    processes: pl.DataFrame, cell_events: pl.DataFrame, start: int, end: int
+) -> dict[str, int]:
+    """Count observed evictions, and those on machines removed at that instant."""
+    evicted = processes.filter(
+        (pl.col("end_state") == "EVICT") & pl.col("end_time_us").is_between(start, end)
+    )
+    removals = cell_events.filter(
+        (pl.col("event") == "REMOVE") & pl.col("time_us").is_between(start, end)
+    ).select(pl.col("cell_id"), pl.col("time_us").alias("end_time_us"))
+    on_removed = evicted.join(removals.unique(), on=["cell_id", "end_time_us"])
+    return {
+        "evictions": evicted.height,
+        "machine_failure_evictions": on_removed.height,
+    }
 
 
 def predicted_occupancy(output: ReplayOutput, grid_us: np.ndarray) -> pl.DataFrame:
@@ -392,7 +481,10 @@ def predicted_occupancy(output: ReplayOutput, grid_us: np.ndarray) -> pl.DataFra
 
 
 def run_prepared(
-    prepared: PreparedReplay, *, policy: str = DEFAULT_POLICY, seed: int = 0
+    prepared: PreparedReplay,
+    *,
+    policy: str | SchedulerPolicy = DEFAULT_POLICY,
+    seed: int = 0,
 ) -> ReplayResult:
     """Replay prepared inputs and compare the predictions with the observations.
 
@@ -401,16 +493,16 @@ def run_prepared(
     prepared
         From :func:`prepare_replay`; it can be replayed many times.
     policy
-        One of :data:`POLICIES`.
+        A name from :data:`POLICIES` or a complete :class:`SchedulerPolicy`.
     seed
-        Seed of the replay's random choices, recorded with the result (the
-        default policy makes none).
+        Seed of the replay's random choices when ``policy`` is a name; the result
+        is the same for the same inputs, policy and seed.
     """
-    _check_policy(policy)
+    policy = resolve_policy(policy, seed)
     inputs = prepared.inputs
     compile_seconds = compile_replay()
     began = time.perf_counter()
-    output = replay_arrays(inputs)
+    output = replay_arrays(inputs, policy)
     kernel_seconds = time.perf_counter() - began
     logger.info(
         "replayed %d processes and %d machine events in %.3f s",
@@ -436,7 +528,6 @@ def run_prepared(
     occupancy = predicted_occupancy(output, inputs.grid_us)
     return ReplayResult(
         policy=policy,
-        seed=seed,
         attempts=attempts,
         occupancy=occupancy,
         observed_occupancy=prepared.observed_occupancy,
@@ -444,6 +535,7 @@ def run_prepared(
         utilization_mae=utilization_mae(prepared.observed_occupancy, occupancy),
         totals=output.totals,
         input_counts=prepared.input_counts,
+        observed_counts=prepared.observed_counts,
         window_us=prepared.window_us,
         kernel_seconds=kernel_seconds,
         compile_seconds=compile_seconds,
@@ -454,8 +546,9 @@ def replay(
     store: TraceStore,
     *,
     grid_step_s: float | None = None,
-    policy: str = DEFAULT_POLICY,
+    policy: str | SchedulerPolicy = DEFAULT_POLICY,
     seed: int = 0,
+    unscheduled: str = "replay",
 ) -> ReplayResult:
     """Replay a store's attempts through the scheduling model and validate it.
 
@@ -466,15 +559,18 @@ def replay(
     grid_step_s
         Step of the occupancy grid in seconds (see :func:`prepare_replay`).
     policy
-        One of :data:`POLICIES`.
+        A name from :data:`POLICIES` or a complete :class:`SchedulerPolicy`.
     seed
-        Seed of the replay's random choices.
+        Seed of the replay's random choices when ``policy`` is a name.
+    unscheduled
+        What to do with attempts the trace never scheduled (see
+        :func:`prepare_replay`).
 
     Returns
     -------
     ReplayResult
         Predictions, observations and their comparison.
     """
-    _check_policy(policy)
-    prepared = prepare_replay(store, grid_step_s=grid_step_s)
+    policy = resolve_policy(policy, seed)
+    prepared = prepare_replay(store, grid_step_s=grid_step_s, unscheduled=unscheduled)
     return run_prepared(prepared, policy=policy, seed=seed)

@@ -14,8 +14,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from muosm_perf.errors import OutputError
-from muosm_perf.model.store import replace_directory
+from muosm_perf.model.store import check_replaceable, replace_directory
 
 MARKER = ".muosm-output"
 """File that marks a folder as written by muosm-perf, so it may be replaced."""
@@ -156,28 +155,17 @@ class ReportFolder:
     Raises
     ------
     OutputError
-        If the destination is a file, or a folder with files that muosm-perf did
-        not write (no marker file), which replacing it would destroy.
+        If the destination is a file, a folder with files that muosm-perf did not
+        write (no marker file), or holds one of ``inputs``, the paths the report is
+        made from.
     """
 
-    def __init__(self, destination: str | Path) -> None:
+    def __init__(
+        self, destination: str | Path, *, inputs: Sequence[str | Path] = ()
+    ) -> None:
         self.destination = Path(destination)
         self.path: Path | None = None
-        if self.destination.exists():
-            if not self.destination.is_dir():
-                raise OutputError(
-                    f"{self.destination} exists and is not a folder; choose another "
-                    "output path"
-                )
-            if (
-                any(self.destination.iterdir())
-                and not (self.destination / MARKER).exists()
-            ):
-                raise OutputError(
-                    f"{self.destination} exists and holds files muosm-perf did not "
-                    "write; refusing to replace it. Choose another output path or "
-                    "remove it"
-                )
+        check_replaceable(self.destination, MARKER, inputs)
 
     def __enter__(self) -> Path:
         self.destination.parent.mkdir(parents=True, exist_ok=True)

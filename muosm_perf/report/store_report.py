@@ -341,7 +341,7 @@ def write_report(
         The report folder.
     """
     result = characterization or characterize(store)
-    with ReportFolder(destination) as folder:
+    with ReportFolder(destination, inputs=[store.path]) as folder:
         write_report_files(store, folder, result, prediction, replay_summary)
     logger.info("wrote report %s", destination)
     return Path(destination)

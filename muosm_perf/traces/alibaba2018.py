@@ -250,7 +250,7 @@ def ingest_alibaba_2018(
             f"{max_rejected_fraction!r}"
         )
     tables = find_tables(trace_dir)
-    with StoreWriter(store_path, FORMAT) as writer:
+    with StoreWriter(store_path, FORMAT, inputs=[trace_dir]) as writer:
         writer.manifest["source"].update(
             {
                 "path": str(trace_dir.resolve()),

@@ -333,11 +333,26 @@ def check_schema_file(path: Path) -> None:
         If a table has another number of columns or another mandatory flag than the
         reader expects.
     """
-    with path.open(newline="", encoding="utf-8") as handle:
-        rows = list(csv.DictReader(handle))
+    header = ("file pattern", "field number", "content", "format", "mandatory")
+    try:
+        with path.open(newline="", encoding="utf-8") as handle:
+            reader = csv.DictReader(handle)
+            rows = list(reader)
+            columns = tuple(reader.fieldnames or ())
+    except UnicodeDecodeError as error:
+        raise TraceFormatError(
+            path, f"is not UTF-8 text ({error}); restore the trace's schema.csv"
+        ) from error
+    if columns != header:
+        raise TraceFormatError(
+            path,
+            f"has the header {', '.join(columns) or '(none)'} instead of "
+            f"{', '.join(header)}; restore the trace's schema.csv or remove it",
+            line=1,
+        )
     by_table: dict[str, list[dict[str, str]]] = {}
     for row in rows:
-        table = row["file pattern"].split("/", 1)[0]
+        table = (row["file pattern"] or "").split("/", 1)[0]
         by_table.setdefault(table, []).append(row)
     for spec in REQUIRED_TABLES + OPTIONAL_TABLES:
         listed = by_table.get(spec.name)
@@ -447,7 +462,7 @@ def ingest_google_2011(
     jobs = [
         (table, path) for table in _TABLES for path in tables.get(table.spec.name, [])
     ]
-    with StoreWriter(store_path, FORMAT) as writer:
+    with StoreWriter(store_path, FORMAT, inputs=[trace_dir]) as writer:
         writer.manifest["source"].update(
             {
                 "path": str(trace_dir.resolve()),
@@ -480,9 +495,18 @@ def _read_tables(
     jobs = list(jobs)
     table_counts: dict[str, dict[str, int]] = {}
     bar = tqdm(jobs, desc="reading shards", unit="file", disable=not progress)
+    seen: dict[str, str] = {}
     for table, path in bar:
         label = str(path.relative_to(trace_dir))
         bar.set_postfix_str(label, refresh=False)
+        digest = file_sha256(path)
+        if digest in seen:
+            raise TraceFormatError(
+                label,
+                f"has the same content (SHA-256 {digest[:12]}...) as {seen[digest]}; "
+                "reading both would count every row twice. Remove the copy",
+            )
+        seen[digest] = label
         result = read_shard(path, table.spec, label=label)
         check_rejected_share(label, result, max_rejected_fraction)
         file_index = len(writer.manifest["files"])
@@ -501,7 +525,7 @@ def _read_tables(
                 "table": table.spec.name,
                 "path": label,
                 "bytes": path.stat().st_size,
-                "sha256": file_sha256(path),
+                "sha256": digest,
                 "rows_read": result.rows_read,
                 "rows_accepted": result.accepted.height,
                 "rows_rejected": result.rejected.height,

@@ -503,7 +503,7 @@ def ingest_google_2019(
         )
     tables = find_tables(trace_dir)
     jobs = [(spec, path) for spec in TABLE_SPECS for path in tables.get(spec.name, [])]
-    with StoreWriter(store_path, FORMAT) as writer:
+    with StoreWriter(store_path, FORMAT, inputs=[trace_dir]) as writer:
         writer.manifest["source"].update(
             {
                 "path": str(trace_dir.resolve()),

@@ -456,7 +456,7 @@ def ingest_swf(
             label,
         )
 
-    with StoreWriter(store_path, FORMAT) as writer:
+    with StoreWriter(store_path, FORMAT, inputs=[trace_path]) as writer:
         writer.manifest["source"].update(
             {
                 "path": str(path.resolve()),

@@ -1,10 +1,10 @@
 """Plain-Python reference of the replay model of :mod:`muosm_perf.kernels.replay`.
 
-It follows the model's steps literally: a ``heapq`` of completions, Python lists of
-machines and pending processes, a full scheduling pass over every pending process
-at each instant where something happened, and a linear scan for the lowest-index
-machine that fits. It is slow on purpose, and the tests require the kernel to give
-exactly its outputs.
+It follows the model's steps literally: ``heapq`` heaps of completions and restarts,
+Python lists of machines, intake and pending processes, a full scheduling pass over
+every pending process at each instant where something happened, and linear scans
+of all machines for placement. It is slow on purpose, and the tests require the
+kernel to give exactly its outputs for every policy.
 """
 
 from __future__ import annotations
@@ -15,12 +15,55 @@ import math
 import numpy as np
 
 from muosm_perf.kernels._numba import NULL_INT
-from muosm_perf.kernels.replay import TOTALS, ReplayInput, ReplayOutput
+from muosm_perf.kernels._replay_kernel import TOTALS
+from muosm_perf.kernels.policy import SchedulerPolicy
+from muosm_perf.kernels.replay import ReplayInput, ReplayOutput
 from muosm_perf.model.lifecycle import CellEvent
 
+_MASK = (1 << 64) - 1
 
-def replay_reference(inputs: ReplayInput) -> ReplayOutput:
+
+def splitmix_offset(seed: int, process: int, restarts: int, machines: int) -> int:
+    """Return the first machine sampled for a process, as the kernel draws it."""
+    x = seed & _MASK
+    x ^= (process * 0x9E3779B97F4A7C15) & _MASK
+    x ^= (restarts * 0xBF58476D1CE4E5B9) & _MASK
+    x = (x + 0x9E3779B97F4A7C15) & _MASK
+    x = ((x ^ (x >> 30)) * 0xBF58476D1CE4E5B9) & _MASK
+    x = ((x ^ (x >> 27)) * 0x94D049BB133111EB) & _MASK
+    x ^= x >> 31
+    return x % max(machines, 1)
+
+
+def restart_delay(policy: SchedulerPolicy, restarts: int) -> int | None:
+    """Return the delay in µs before a restart, or None when the process is given up."""
+    supervision = policy.supervision
+    if supervision.max_restarts >= 0 and restarts > supervision.max_restarts:
+        return None
+    if supervision.kind != "backoff":
+        return 0
+    base = round(supervision.base_delay_s * 1e6)
+    cap = round(supervision.max_delay_s * 1e6)
+    delay = float(base)
+    for _ in range(restarts - 1):
+        delay *= supervision.factor
+        if delay >= cap:
+            return cap
+    return min(int(delay), cap)
+
+
+def shortest_class(duration: int, end: int) -> int:
+    """Return the shortest-first class: bit length of whole seconds, 64 unknown."""
+    if end != NULL_INT or duration < 0:
+        return 64
+    return (duration // 1_000_000).bit_length()
+
+
+def replay_reference(
+    inputs: ReplayInput, policy: SchedulerPolicy | None = None
+) -> ReplayOutput:
     """Replay ``inputs`` with the reference implementation of the model."""
+    policy = SchedulerPolicy() if policy is None else policy
     machines = int(inputs.machines)
     events = list(
         zip(
@@ -33,6 +76,12 @@ def replay_reference(inputs: ReplayInput) -> ReplayOutput:
         )
     )
     submit = inputs.submit_time_us.tolist()
+    n = len(submit)
+    group = list(range(n)) if inputs.group is None else inputs.group.tolist()
+    if inputs.bypass_scheduler is None:
+        bypass = [False] * n
+    else:
+        bypass = inputs.bypass_scheduler.tolist()
     cpu = inputs.cpu_request.tolist()
     memory = inputs.memory_request.tolist()
     priority = inputs.priority.tolist()
@@ -40,11 +89,21 @@ def replay_reference(inputs: ReplayInput) -> ReplayOutput:
     end = inputs.end_time_us.tolist()
     grid = inputs.grid_us.tolist()
     horizon = int(inputs.horizon_us)
-    n = len(submit)
+    job_cost = round(policy.job_decision_s * 1e6)
+    task_cost = round(policy.task_decision_s * 1e6)
+
+    def order_key(p):
+        if policy.queue == "fifo":
+            return (enqueued_at[p],)
+        if policy.queue == "priority":
+            return (-priority[p], enqueued_at[p])
+        return (shortest_class(duration[p], end[p]), enqueued_at[p])
 
     alive = [False] * machines
     cap_cpu = [math.nan] * machines
     cap_memory = [math.nan] * machines
+    place_cpu = [math.nan] * machines
+    place_memory = [math.nan] * machines
     used_cpu = [0.0] * machines
     used_memory = [0.0] * machines
     tasks_on = [[] for _ in range(machines)]
@@ -58,25 +117,47 @@ def replay_reference(inputs: ReplayInput) -> ReplayOutput:
     kills = [0] * n
     pending = []
     next_seq = 0
+    intake = []  # [batch, process] in intake order
+    next_batch = 0
+    open_batch = None  # (batch, group) of the last batch of arrivals
+    # Per scheduler: (end time, processes of the batch), or None when idle.
+    in_service = [None] * policy.schedulers
     completions = []
+    restarts = []
     totals = dict.fromkeys(TOTALS, 0)
     samples = []
 
-    def enqueue(p):
-        nonlocal next_seq
-        state[p] = "pending"
-        enqueued_at[p] = next_seq
-        next_seq += 1
-        pending.append(p)
+    def free(m):
+        return place_cpu[m] - used_cpu[m], place_memory[m] - used_memory[m]
 
     def fits(m, p):
-        return (
-            alive[m]
-            and not math.isnan(cap_cpu[m])
-            and not math.isnan(cap_memory[m])
-            and cap_cpu[m] - used_cpu[m] >= cpu[p]
-            and cap_memory[m] - used_memory[m] >= memory[p]
-        )
+        if not alive[m] or math.isnan(place_cpu[m]) or math.isnan(place_memory[m]):
+            return False
+        free_cpu, free_memory = free(m)
+        return free_cpu >= cpu[p] and free_memory >= memory[p]
+
+    def balance(m, p):
+        free_cpu, free_memory = free(m)
+        return abs((free_cpu - cpu[p]) - (free_memory - memory[p]))
+
+    def choose(p):
+        fitting = [m for m in range(machines) if fits(m, p)]
+        if not fitting:
+            return None
+        if policy.placement == "first-fit":
+            return fitting[0]
+        if policy.placement == "best-fit":
+            return min(fitting, key=lambda m: (free(m)[0], m))
+        if policy.placement == "worst-fit":
+            return min(fitting, key=lambda m: (-free(m)[0], m))
+        offset = splitmix_offset(policy.seed, p, kills[p], machines)
+        cyclic = sorted(fitting, key=lambda m: (m - offset) % machines)
+        sampled = cyclic[: policy.candidates]
+        return min(sampled, key=lambda m: (balance(m, p), m))
+
+    def to_intake(p, batch):
+        state[p] = "intake"
+        intake.append([batch, p])
 
     def sample():
         on_alive = [m for m in range(machines) if alive[m]]
@@ -102,6 +183,7 @@ def replay_reference(inputs: ReplayInput) -> ReplayOutput:
             used_cpu[m] = 0.0
             used_memory[m] = 0.0
 
+    waiting = ("pending", "intake", "restart wait")
     arrival = 0
     event = 0
     while True:
@@ -112,16 +194,18 @@ def replay_reference(inputs: ReplayInput) -> ReplayOutput:
             candidates.append(events[event][0])
         if completions:
             candidates.append(completions[0][0])
+        if restarts:
+            candidates.append(restarts[0][0])
+        candidates += [service[0] for service in in_service if service is not None]
         # A process cancelled before it arrives is handled at its arrival.
         candidates += [
-            end[p] for p in range(n) if end[p] != NULL_INT and state[p] == "pending"
+            end[p] for p in range(n) if end[p] != NULL_INT and state[p] in waiting
         ]
         if not candidates or min(candidates) > horizon:
             break
         t = min(candidates)
         while len(samples) < len(grid) and grid[len(samples)] < t:
             sample()
-        totals["instants"] += 1
         happened = False
 
         while completions and completions[0][0] == t:
@@ -133,7 +217,7 @@ def replay_reference(inputs: ReplayInput) -> ReplayOutput:
             happened = True
 
         for p in range(n):
-            if state[p] == "pending" and end[p] == t:
+            if state[p] in waiting and end[p] == t:
                 state[p] = "cancelled"
                 totals["cancelled"] += 1
                 happened = True
@@ -147,18 +231,37 @@ def replay_reference(inputs: ReplayInput) -> ReplayOutput:
                     alive[m] = True
                 cap_cpu[m] = capacity_cpu
                 cap_memory[m] = capacity_memory
+                place_cpu[m] = capacity_cpu * policy.cpu_overcommit
+                place_memory[m] = capacity_memory * policy.memory_overcommit
             elif alive[m]:
                 for p in sorted(tasks_on[m]):
                     kills[p] += 1
                     totals["evictions"] += 1
                     completion[p] = None
                     machine_of[p] = None
-                    enqueue(p)
+                    delay = restart_delay(policy, kills[p])
+                    if delay is None:
+                        state[p] = "given up"
+                        totals["given_up"] += 1
+                    elif delay == 0:
+                        to_intake(p, next_batch)
+                        next_batch += 1
+                        open_batch = None
+                    else:
+                        state[p] = "restart wait"
+                        heapq.heappush(restarts, (t + delay, p))
                 tasks_on[m] = []
                 used_cpu[m] = 0.0
                 used_memory[m] = 0.0
                 alive[m] = False
 
+        while restarts and restarts[0][0] == t:
+            _, p = heapq.heappop(restarts)
+            happened = True
+            if state[p] == "restart wait":
+                to_intake(p, next_batch)
+                next_batch += 1
+                open_batch = None
         while arrival < n and submit[arrival] == t:
             p = arrival
             arrival += 1
@@ -166,16 +269,61 @@ def replay_reference(inputs: ReplayInput) -> ReplayOutput:
             if end[p] != NULL_INT and end[p] <= t:
                 state[p] = "cancelled"
                 totals["cancelled"] += 1
-            else:
-                enqueue(p)
+                continue
+            if bypass[p]:
+                state[p] = "pending"
+                enqueued_at[p] = next_seq
+                next_seq += 1
+                pending.append(p)
+                continue
+            # Join the batch at the tail of the intake if it is of this group and
+            # no scheduler has taken it yet.
+            tail = intake[-1][0] if intake else None
+            if open_batch is None or open_batch != (tail, group[p]):
+                next_batch += 1
+                open_batch = (next_batch - 1, group[p])
+            to_intake(p, next_batch - 1)
+
+        while True:
+            for s in range(policy.schedulers):
+                if in_service[s] is None or in_service[s][0] != t:
+                    continue
+                for p in in_service[s][1]:
+                    if state[p] == "intake":
+                        state[p] = "pending"
+                        enqueued_at[p] = next_seq
+                        next_seq += 1
+                        pending.append(p)
+                in_service[s] = None
+                happened = True
+            started_at_once = False
+            for s in range(policy.schedulers):
+                if in_service[s] is not None:
+                    continue
+                live = []
+                while intake and not live:
+                    batch = intake[0][0]
+                    members = []
+                    while intake and intake[0][0] == batch:
+                        members.append(intake.pop(0)[1])
+                    live = [p for p in members if state[p] == "intake"]
+                if not live:
+                    break
+                cost = job_cost + task_cost * len(live)
+                totals["batches"] += 1
+                totals["scheduler_busy_us"] += cost
+                in_service[s] = (t + cost, members)
+                started_at_once = started_at_once or cost == 0
+            if not started_at_once:
+                break
 
         if not happened:
             continue
         pending = [p for p in pending if state[p] == "pending"]
-        pending.sort(key=lambda p: (-priority[p], enqueued_at[p]))
+        pending.sort(key=order_key)
         still_pending = []
         for p in pending:
-            m = next((m for m in range(machines) if fits(m, p)), None)
+            m = choose(p)
             if m is None:
                 still_pending.append(p)
                 continue
@@ -202,7 +350,7 @@ def replay_reference(inputs: ReplayInput) -> ReplayOutput:
         sample()
 
     for p in range(n):
-        if state[p] == "pending":
+        if state[p] in waiting:
             totals["pending_at_end"] += 1
             if schedule[p] == NULL_INT:
                 totals["unschedulable"] += 1

@@ -1,0 +1,164 @@
+"""``muosm replay STORE --policy NAME [--json]``: replay a store and validate it."""
+
+from __future__ import annotations
+
+import argparse
+import json
+
+from muosm_perf.kernels.policy import SchedulerPolicy
+from muosm_perf.kernels.supervision import SupervisionPolicy
+from muosm_perf.model.store import TraceStore
+from muosm_perf.predict.replay import (
+    DEFAULT_POLICY,
+    POLICIES,
+    UNSCHEDULED,
+    ReplayResult,
+    replay,
+)
+
+
+def register(subparsers: argparse._SubParsersAction) -> None:
+    """Add the ``replay`` subcommand."""
+    parser = subparsers.add_parser(
+        "replay",
+        help="replay a store through a scheduling policy and compare with the trace",
+        description=(
+            "Replay the attempts of a trace store through a scheduling policy and "
+            "print the predicted scheduling delay per priority band, utilization "
+            "and evictions next to what the trace observed."
+        ),
+    )
+    parser.add_argument("store", metavar="STORE", help="trace store folder")
+    parser.add_argument(
+        "--policy",
+        default=DEFAULT_POLICY,
+        metavar="NAME",
+        help=(
+            f"QUEUE+PLACEMENT, one of: {', '.join(POLICIES)} (default {DEFAULT_POLICY})"
+        ),
+    )
+    parser.add_argument(
+        "--cpu-overcommit",
+        type=float,
+        default=1.0,
+        help="factor on each machine's CPU capacity when placing (default 1)",
+    )
+    parser.add_argument(
+        "--memory-overcommit",
+        type=float,
+        default=1.0,
+        help="factor on each machine's memory capacity when placing (default 1)",
+    )
+    parser.add_argument(
+        "--job-decision-s",
+        type=float,
+        default=0.0,
+        help="scheduler decision time per batch of a job's tasks, seconds",
+    )
+    parser.add_argument(
+        "--task-decision-s",
+        type=float,
+        default=0.0,
+        help="scheduler decision time per task of a batch, seconds",
+    )
+    parser.add_argument(
+        "--schedulers",
+        type=int,
+        default=1,
+        help="schedulers deciding in parallel (default 1)",
+    )
+    parser.add_argument(
+        "--candidates",
+        type=int,
+        default=8,
+        help="machines scored by 'sampled' placement (default 8)",
+    )
+    parser.add_argument(
+        "--supervision",
+        default="immediate",
+        help=(
+            "restart of processes on a removed machine: immediate, "
+            "backoff[:BASE_S[:MAX_S]] or give-up:N (default immediate)"
+        ),
+    )
+    parser.add_argument(
+        "--unscheduled",
+        choices=UNSCHEDULED,
+        default="replay",
+        help=(
+            "attempts the trace never scheduled and left pending: replay them, or "
+            "hold them out (default replay)"
+        ),
+    )
+    parser.add_argument(
+        "--grid-step-s", type=float, default=None, help="occupancy grid step, seconds"
+    )
+    parser.add_argument("--seed", type=int, default=0, help="seed (default 0)")
+    parser.add_argument("--json", action="store_true", help="print the summary as JSON")
+    parser.set_defaults(handler=run)
+
+
+def policy_from_arguments(args: argparse.Namespace) -> SchedulerPolicy:
+    """Build the scheduling policy from the command-line arguments."""
+    return SchedulerPolicy.parse(
+        args.policy,
+        candidates=args.candidates,
+        cpu_overcommit=args.cpu_overcommit,
+        memory_overcommit=args.memory_overcommit,
+        job_decision_s=args.job_decision_s,
+        task_decision_s=args.task_decision_s,
+        schedulers=args.schedulers,
+        supervision=SupervisionPolicy.parse(args.supervision),
+        seed=args.seed,
+    )
+
+
+def run(args: argparse.Namespace) -> int:
+    """Replay the store and print the comparison."""
+    policy = policy_from_arguments(args)
+    result = replay(
+        TraceStore(args.store),
+        grid_step_s=args.grid_step_s,
+        policy=policy,
+        unscheduled=args.unscheduled,
+    )
+    if args.json:
+        print(json.dumps(result.summary(), indent=2))
+        return 0
+    print(format_summary(result))
+    return 0
+
+
+def _seconds(value: float | None) -> str:
+    return "       -" if value is None else f"{value:8.2f}"
+
+
+def format_summary(result: ReplayResult) -> str:
+    """Format the comparison as aligned text lines."""
+    summary = result.summary()
+    lines = [
+        f"policy      {summary['policy']}",
+        "delay (s)        side           n      p50      p90      p99     KS",
+    ]
+    for band, sides in summary["bands"].items():
+        for side in ("observed", "predicted"):
+            values = sides[side]
+            ks = sides["ks"] if side == "predicted" else None
+            lines.append(
+                f"  {band if side == 'observed' else '':<14} {side:<10}"
+                f"{values['n']:>9,} {_seconds(values['p50'])} "
+                f"{_seconds(values['p90'])} {_seconds(values['p99'])} "
+                + ("     -" if ks is None else f"{ks:6.3f}")
+            )
+    error = summary["utilization_mae"]
+    cpu = "-" if error["cpu"] is None else f"{error['cpu']:.2f}"
+    memory = "-" if error["memory"] is None else f"{error['memory']:.2f}"
+    counts = summary["counts"]
+    lines += [
+        f"utilization error (points)  cpu {cpu}  memory {memory}",
+        f"evictions   observed {counts['evictions']['observed']:,}  "
+        f"predicted {counts['evictions']['predicted']:,}",
+        f"scheduler busyness {counts['scheduler_busyness']:.3f}",
+        f"events per second  {summary['events_per_second']:,.0f}",
+    ]
+    return "\n".join(lines)
