@@ -87,6 +87,35 @@ def test_sweep_writes_every_output(scenario_file, tmp_path, capsys):
     assert "sweep-scale_load-factor.png" in summary
 
 
+POLICIES = """
+name = "policies"
+seed = 5
+
+[outputs]
+names = ["production_delay_p95_s", "all_unscheduled_fraction"]
+
+[sweep]
+replicates = 2
+[sweep.parameters]
+policy = ["priority+first-fit", "priority+sampled"]
+"""
+
+
+def test_policy_sweep_is_seeded(scenario_file, tmp_path):
+    path = scenario_file(POLICIES)
+    for name in ("first", "second"):
+        assert main(["whatif", path, "-o", str(tmp_path / name), "--workers", "0"]) == 0
+    first = pl.read_parquet(tmp_path / "first" / "results.parquet")
+    second = pl.read_parquet(tmp_path / "second" / "results.parquet")
+    assert first.equals(second)
+    assert (
+        first["policy"].to_list()
+        == ["priority+first-fit"] * 2 + ["priority+sampled"] * 2
+    )
+    assert first["seed"].to_list() == [5, 6, 5, 6]
+    assert (tmp_path / "first" / "sweep-policy.png").stat().st_size > 0
+
+
 def test_search_writes_its_curve(scenario_file, tmp_path, capsys):
     out = tmp_path / "out"
     status = main(["whatif", scenario_file(SEARCH), "-o", str(out), "--workers", "0"])

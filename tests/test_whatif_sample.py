@@ -85,6 +85,20 @@ def test_half_the_machines_leaves_more_unscheduled(sample_base):
     assert half["production_delay_p95_s"] >= full["production_delay_p95_s"]
 
 
+def test_held_attempts_leave_the_base(google_2011_store, sample_base):
+    held = load_base(google_2011_store, unscheduled="hold")
+    count = held.prepared.input_counts["held_unscheduled"]
+    assert count > 0
+    assert (
+        held.prepared.inputs.processes == sample_base.prepared.inputs.processes - count
+    )
+    evaluation = ReplayEvaluation(outputs=("all_unscheduled_fraction",))
+    assert (
+        evaluation(held, Scenario())["all_unscheduled_fraction"]
+        < evaluation(sample_base, Scenario())["all_unscheduled_fraction"]
+    )
+
+
 def test_dask_replay_matches_this_process(sample_base):
     evaluation = ReplayEvaluation(
         outputs=("production_delay_p95_s", "all_unscheduled_fraction", "machines")

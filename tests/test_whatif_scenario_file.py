@@ -62,6 +62,7 @@ def test_full_file_parses(tmp_path):
     assert study.name == "study"
     assert study.base.store == tmp_path / "stores" / "sample"
     assert study.base.grid_step_s == 120.0
+    assert study.base.unscheduled == "replay"
     assert study.evaluation.outputs == ("production_delay_p95_s", "machines")
     assert study.swept == ("resize_machines.fraction", "batch.factor")
     assert len(study.scenarios) == 2 * 2 * 2
@@ -176,6 +177,7 @@ def error_for(tmp_path: Path, text: str) -> str:
         ("seed = -1\n", "seed = -1: must be a whole number >= 0"),
         ("[base]\nstore = 'a'\ntrace = 'b'\n", "base = {"),
         ("[base]\ngrid_step_s = 0\n", "base.grid_step_s = 0: must be"),
+        ("[base]\nunscheduled = 'drop'\n", "base.unscheduled = 'drop': must be one"),
         ("[outputs]\nnames = ['speed']\n", "outputs.names = 'speed': unknown output"),
         (
             "[outputs]\nnames = ['gold_delay_p95_s']\n",

@@ -21,7 +21,12 @@ from muosm_perf.whatif.evaluate import ReplayEvaluation, apply_scenario
 from muosm_perf.whatif.load import ScaleLoad
 from muosm_perf.whatif.machines import RemovePlatform, ResizeMachines
 from muosm_perf.whatif.scenario import Scenario
-from muosm_perf.whatif.state import EVENT_ARRAYS, PROCESS_ARRAYS, present_machines
+from muosm_perf.whatif.state import (
+    EVENT_ARRAYS,
+    PROCESS_ARRAYS,
+    present_machines,
+    process_arrays,
+)
 
 SUBMIT, SCHEDULE, FINISH = 0, 1, 4
 ADD, REMOVE = 0, 1
@@ -252,6 +257,33 @@ def test_copies_match_their_originals(small_base):
     assert min(offsets) >= 0
     assert max(offsets) < 30e6
     assert np.all(np.diff(prepared.inputs.submit_time_us) >= 0)
+
+
+def test_copies_are_jobs_of_their_own(small_base):
+    prepared = apply(small_base, ScaleLoad(factor=2.0))
+    inputs = prepared.inputs
+    replica = prepared.attempts["replica"].to_numpy()
+    original_groups = set(inputs.group[replica == 0].tolist())
+    copy_groups = set(inputs.group[replica == 1].tolist())
+    assert original_groups == set(small_base.prepared.inputs.group.tolist())
+    assert len(copy_groups) == len(original_groups)
+    assert not original_groups & copy_groups
+    assert not inputs.bypass_scheduler[replica == 1].any()
+
+
+def test_unknown_process_array_is_reported(small_base):
+    @dataclasses.dataclass(frozen=True)
+    class WiderInput(type(small_base.prepared.inputs)):
+        deadline_us: np.ndarray | None = None
+
+    inputs = small_base.prepared.inputs
+    wider = WiderInput(
+        **{f.name: getattr(inputs, f.name) for f in dataclasses.fields(inputs)},
+        deadline_us=np.zeros(inputs.processes, dtype=np.int64),
+    )
+    with pytest.raises(RuntimeError, match="unknown per-process array 'deadline_us'"):
+        process_arrays(wider)
+    assert "group" in process_arrays(inputs)
 
 
 def test_replicate_subsets_are_nested(synthetic_store):  # noqa: F811

@@ -128,6 +128,9 @@ class WhatIfBase:
     grid_step_s
         Step of the occupancy grid the inputs were prepared with (None: the
         replay's default).
+    unscheduled
+        How the inputs treat attempts the trace never scheduled
+        (:func:`~muosm_perf.predict.replay.prepare_replay`).
     """
 
     prepared: PreparedReplay
@@ -135,6 +138,7 @@ class WhatIfBase:
     source: str
     tables: StoreTables | None = None
     grid_step_s: float | None = None
+    unscheduled: str = "replay"
 
     @property
     def present_machines(self) -> int:
@@ -184,6 +188,7 @@ def load_base(
     store: TraceStore | StoreTables,
     *,
     grid_step_s: float | None = None,
+    unscheduled: str = "replay",
     keep_tables: bool = False,
 ) -> WhatIfBase:
     """Prepare the replay inputs of ``store`` once, for every scenario of a study.
@@ -194,6 +199,10 @@ def load_base(
         A trace store with a trace window, or tables in memory.
     grid_step_s
         Step of the occupancy grid in seconds (None: the replay's default).
+    unscheduled
+        ``replay`` replays the attempts the trace never scheduled and that were
+        still pending at the window end like any other; ``hold`` leaves them out
+        (see :func:`~muosm_perf.predict.replay.prepare_replay`).
     keep_tables
         Keep the ``processes``, ``cell_events`` and ``cells`` tables in memory,
         which table transforms (failure scenarios) need.
@@ -205,7 +214,7 @@ def load_base(
     tables = store if isinstance(store, StoreTables) else None
     if keep_tables and tables is None:
         tables = StoreTables.from_store(store)
-    prepared = prepare_replay(store, grid_step_s=grid_step_s)
+    prepared = prepare_replay(store, grid_step_s=grid_step_s, unscheduled=unscheduled)
     machines = machine_table(prepared, store.read("cells"))
     logger.info(
         "base %s: %d processes, %d machines present of %d",
@@ -220,4 +229,5 @@ def load_base(
         source=str(store.path),
         tables=tables if keep_tables else None,
         grid_step_s=grid_step_s,
+        unscheduled=unscheduled,
     )

@@ -73,7 +73,9 @@ def apply_scenario(base: WhatIfBase, scenario: Scenario) -> PreparedReplay:
         tables = base.tables
         for transform in table_transforms:
             tables = transform.apply_tables(tables, rng_factory(transform))
-        prepared = prepare_replay(tables, grid_step_s=base.grid_step_s)
+        prepared = prepare_replay(
+            tables, grid_step_s=base.grid_step_s, unscheduled=base.unscheduled
+        )
         machines = machine_table(prepared, tables.read("cells"))
 
     state = ScenarioInputs(prepared, machines)

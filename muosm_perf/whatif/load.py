@@ -179,14 +179,33 @@ def replicate_jobs(
     old_end = end[rows]
     new_end = np.where(old_end == NULL_INT, NULL_INT, old_end + offset)
     copies = replica > 0
+    replacements = {"submit_time_us": new_submit, "end_time_us": new_end}
+    replacements.update(_copy_identity(prepared.inputs, rows, replica))
     table = attempts[rows].with_columns(
         pl.Series("submit_time_us", new_submit),
         pl.Series("replica", replica),
         *_without_observation(attempts, copies),
     )
-    return select_processes(
-        prepared, rows, submit_time_us=new_submit, end_time_us=new_end, attempts=table
-    )
+    return select_processes(prepared, rows, replacements=replacements, attempts=table)
+
+
+def _copy_identity(inputs, rows: np.ndarray, replica: np.ndarray) -> dict:
+    """Return the group and scheduler-bypass arrays of the selected rows.
+
+    A copy is a job of its own: slot ``j`` of job ``g`` gets group
+    ``g + j * span``, with ``span`` above every group ID, so that the scheduler
+    never batches a copy with its original. A copy arrives as new work, so it
+    never bypasses the scheduler's decision, even when its original was already
+    running when the window opened.
+    """
+    identity = {}
+    if inputs.group is not None:
+        group = inputs.group[rows]
+        span = int(np.max(np.abs(inputs.group), initial=0)) + 1
+        identity["group"] = group + replica.astype(np.int64) * span
+    if inputs.bypass_scheduler is not None:
+        identity["bypass_scheduler"] = inputs.bypass_scheduler[rows] & (replica == 0)
+    return identity
 
 
 def _without_observation(attempts: pl.DataFrame, copies: np.ndarray) -> list[pl.Expr]:

@@ -42,6 +42,7 @@ from pathlib import Path
 from typing import Any
 
 from muosm_perf.errors import ScenarioError
+from muosm_perf.predict.replay import UNSCHEDULED
 from muosm_perf.whatif.evaluate import ReplayEvaluation
 from muosm_perf.whatif.load import LOAD_METHODS
 from muosm_perf.whatif.machines import MACHINE_ORDERS
@@ -62,7 +63,7 @@ TOP_LEVEL_KEYS = (
     "scenarios",
     "search",
 )
-BASE_KEYS = ("store", "trace", "format", "grid_step_s")
+BASE_KEYS = ("store", "trace", "format", "grid_step_s", "unscheduled")
 REPLAY_KEYS = ("policy",)
 OUTPUT_KEYS = ("names",)
 SWEEP_KEYS = ("mode", "replicates", "parameters")
@@ -99,12 +100,16 @@ class BaseSpec:
         Trace format of ``trace``.
     grid_step_s
         Step of the occupancy grid, seconds; None for the replay's default.
+    unscheduled
+        ``replay`` or ``hold``: whether attempts the trace never scheduled, and
+        that were pending at the window end, are replayed or left out.
     """
 
     store: Path | None = None
     trace: Path | None = None
     format: str = "google-2011"
     grid_step_s: float | None = None
+    unscheduled: str = "replay"
 
 
 @dataclass(frozen=True)
@@ -322,11 +327,19 @@ def _parse_base(table: Mapping[str, Any], folder: Path) -> BaseSpec:
         raise ScenarioError(
             "must be a number of seconds > 0", key="base.grid_step_s", value=step
         )
+    unscheduled = table.get("unscheduled", "replay")
+    if unscheduled not in UNSCHEDULED:
+        raise ScenarioError(
+            f"must be one of: {', '.join(UNSCHEDULED)}",
+            key="base.unscheduled",
+            value=unscheduled,
+        )
     return BaseSpec(
         store=store,
         trace=trace,
         format=source_format,
         grid_step_s=None if step is None else float(step),
+        unscheduled=unscheduled,
     )
 
 

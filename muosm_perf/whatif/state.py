@@ -29,6 +29,9 @@ PROCESS_ARRAYS = (
 )
 """Per-process arrays of the replay input, aligned with the attempts table."""
 
+OPTIONAL_PROCESS_ARRAYS = ("group", "bypass_scheduler")
+"""Per-process arrays of the replay input that may be None."""
+
 EVENT_ARRAYS = (
     "machine_event_time_us",
     "machine_event_machine",
@@ -134,12 +137,40 @@ def append_machine_events(
     return replace_inputs(prepared, changes, cell_ids=cell_ids)
 
 
+def process_arrays(inputs: object) -> tuple[str, ...]:
+    """Return the names of the per-process arrays that ``inputs`` has.
+
+    Raises
+    ------
+    RuntimeError
+        If the replay input has a per-process array this module does not know,
+        which a transform would leave misaligned.
+    """
+    known = set(PROCESS_ARRAYS) | set(OPTIONAL_PROCESS_ARRAYS)
+    known |= {*EVENT_ARRAYS, "grid_us"}
+    processes = inputs.submit_time_us.shape[0]
+    for field in dataclasses.fields(inputs):
+        value = getattr(inputs, field.name)
+        if (
+            field.name not in known
+            and isinstance(value, np.ndarray)
+            and value.shape[:1] == (processes,)
+        ):
+            raise RuntimeError(
+                f"the replay input has an unknown per-process array {field.name!r}; "
+                "add it to muosm_perf.whatif.state.OPTIONAL_PROCESS_ARRAYS"
+            )
+    present = tuple(
+        n for n in OPTIONAL_PROCESS_ARRAYS if getattr(inputs, n) is not None
+    )
+    return (*PROCESS_ARRAYS, *present)
+
+
 def select_processes(
     prepared: PreparedReplay,
     rows: np.ndarray,
     *,
-    submit_time_us: np.ndarray | None = None,
-    end_time_us: np.ndarray | None = None,
+    replacements: Mapping[str, np.ndarray] | None = None,
     attempts: pl.DataFrame | None = None,
 ) -> PreparedReplay:
     """Return ``prepared`` with the processes ``rows``, sorted by submission time.
@@ -148,9 +179,10 @@ def select_processes(
     ----------
     rows
         Row numbers of the current processes (a row may repeat, for copies).
-    submit_time_us, end_time_us
-        New submission and cancellation times of the selected rows, in ``rows``
-        order; None keeps the current ones.
+    replacements
+        New values of per-process arrays (``submit_time_us``, ``end_time_us``,
+        ``group``, ...) for the selected rows, in ``rows`` order; arrays not
+        named keep the current values of those rows.
     attempts
         The attempts table of the selected rows in ``rows`` order; None takes the
         current rows.
@@ -161,11 +193,11 @@ def select_processes(
     submitted at one instant keep the order of ``rows``.
     """
     inputs = prepared.inputs
-    arrays = {name: getattr(inputs, name)[rows] for name in PROCESS_ARRAYS}
-    if submit_time_us is not None:
-        arrays["submit_time_us"] = np.asarray(submit_time_us, dtype=np.int64)
-    if end_time_us is not None:
-        arrays["end_time_us"] = np.asarray(end_time_us, dtype=np.int64)
+    arrays = {name: getattr(inputs, name)[rows] for name in process_arrays(inputs)}
+    for name, values in (replacements or {}).items():
+        if name not in arrays:
+            raise ValueError(f"{name!r} is not a per-process array of the input")
+        arrays[name] = np.asarray(values, dtype=arrays[name].dtype)
     table = prepared.attempts[rows] if attempts is None else attempts
     order = np.argsort(arrays["submit_time_us"], kind="stable")
     changes = {name: values[order] for name, values in arrays.items()}

@@ -134,7 +134,10 @@ def run_study(
     started = time.perf_counter()
     if base is None:
         base = load_base(
-            store, grid_step_s=study.base.grid_step_s, keep_tables=needs_tables(study)
+            store,
+            grid_step_s=study.base.grid_step_s,
+            unscheduled=study.base.unscheduled,
+            keep_tables=needs_tables(study),
         )
     prepared_s = time.perf_counter() - started
     evaluation = study.evaluation

@@ -87,10 +87,11 @@ def results_table(
     """
     if len(scenarios) != len(outputs):
         raise ValueError("one output mapping per scenario is required")
+    # A swept seed or policy is already in the fixed column of that name.
     parameter_names: list[str] = []
     for scenario in scenarios:
         for name in scenario.parameters:
-            if name not in parameter_names:
+            if name not in parameter_names and name not in ("seed", "policy"):
                 parameter_names.append(name)
     output_names = list(output_types or {})
     for row in outputs:
