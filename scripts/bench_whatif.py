@@ -81,9 +81,10 @@ def timed_sweep(base, evaluation, scenarios, workers, dask=None) -> dict:
     """Start a runner, warm it up, then time the sweep; return the timings.
 
     ``worker_cpu_s`` is the CPU time of the worker processes over the runner's
-    whole life (start, warm-up and sweep), counted when they exit; against
-    ``workers`` times the wall time it shows how much of the CPUs they got on a
-    shared machine.
+    whole life (start, warm-up and sweep), counted when they exit. Equal CPU
+    times for 1 and 2 workers mean the second worker adds no work. Divided by
+    ``workers`` times the wall time, it is the share of their CPUs the workers
+    got on a shared machine (``worker_cpu_share``).
     """
     load_before = os.getloadavg()[0]
     cpu_before = children_cpu_s()
@@ -100,6 +101,7 @@ def timed_sweep(base, evaluation, scenarios, workers, dask=None) -> dict:
     return {
         "startup_s": startup,
         "sweep_s": sweep,
+        "worker_cpu_s": worker_cpu,
         "worker_cpu_share": worker_cpu / (max(1, workers) * life),
         "load_average": (load_before + os.getloadavg()[0]) / 2,
         "table": table,
@@ -154,6 +156,9 @@ def main() -> None:
             "sweep_s": round(sweep, 2),
             "per_scenario_s": round(sweep / len(scenarios), 3),
             "startup_s": round(statistics.median(r["startup_s"] for r in runs), 2),
+            "worker_cpu_s": round(
+                statistics.median(r["worker_cpu_s"] for r in runs), 1
+            ),
             "worker_cpu_share": round(
                 statistics.median(r["worker_cpu_share"] for r in runs), 3
             ),
