@@ -16,66 +16,16 @@ from __future__ import annotations
 import logging
 import time
 from pathlib import Path
-from typing import Any
-
-import polars as pl
 
 from muosm_perf.analysis.characterize import characterize
 from muosm_perf.model.store import TraceStore
-from muosm_perf.predict.replay import DEFAULT_POLICY, replay
+from muosm_perf.predict.views import prediction_for
 from muosm_perf.report.document import ReportFolder
-from muosm_perf.report.store_report import (
-    PredictionView,
-    write_report,
-    write_report_files,
-)
+from muosm_perf.report.store_report import write_report, write_report_files
 from muosm_perf.traces import registry
 from muosm_perf.traces.synthetic import generate_google_2011
 
 logger = logging.getLogger(__name__)
-
-
-def predict_for_report(
-    store: TraceStore, *, policy: str = DEFAULT_POLICY
-) -> tuple[PredictionView, dict[str, Any]]:
-    """Replay ``store`` and return what the report shows and the JSON summary."""
-    result = replay(store, policy=policy)
-    summary = result.summary()
-    delays = result.attempts.filter(pl.col("predicted_delay_s").is_not_null()).select(
-        pl.col("band"), pl.col("predicted_delay_s").alias("delay_s")
-    )
-    totals = summary["totals"]
-    notes = [
-        "Every attempt of the trace is submitted at its observed SUBMIT time "
-        "with its observed CPU and memory request and priority, and runs for its "
-        "observed run time once placed. Machines join, leave and change capacity "
-        "as the machine events say; processes on a removed machine are killed and "
-        "submitted again at once. The pending queue is ordered by priority, then "
-        "by arrival; each process goes to the lowest-numbered machine whose free "
-        "CPU and memory (capacity minus the requests placed there) cover its "
-        "request.",
-        f"The kernel replayed {summary['inputs']['processes']:,} attempts in "
-        f"{summary['kernel_seconds']:.3f} s, after "
-        f"{summary['compile_seconds']:.3f} s of compilation or cache loading.",
-    ]
-    if totals.get("unschedulable"):
-        notes.append(
-            f"{totals['unschedulable']:,} attempts never found a machine with room "
-            "for their request before the window closed; they have no predicted "
-            "delay. A gap between observed and predicted delay this large means the "
-            "trace's scheduler placed more than the requests allow, for example by "
-            "overcommitting machines."
-        )
-    view = PredictionView(
-        policy=policy,
-        delays=delays,
-        occupancy=result.occupancy,
-        bands=summary["bands"],
-        utilization_mae=summary["utilization_mae"],
-        notes=notes,
-        totals=totals,
-    )
-    return view, summary
 
 
 def run_main_job(
@@ -83,8 +33,9 @@ def run_main_job(
     output: str | Path,
     *,
     source_format: str = "google-2011",
-    policy: str = DEFAULT_POLICY,
+    policy: str | None = None,
     replay_enabled: bool = True,
+    calibrated: bool = True,
     progress: bool = False,
 ) -> Path:
     """Ingest, characterize, replay and report one trace.
@@ -99,9 +50,13 @@ def run_main_job(
     source_format
         Trace format name (see ``muosm ingest --help``).
     policy
-        Replay policy name.
+        Replay policy name; by default the one of the store's format.
     replay_enabled
         Replay the scheduler; when False the report shows observed values only.
+    calibrated
+        Replay cluster traces with the calibrated settings
+        (:data:`muosm_perf.predict.views.CALIBRATION`); when False, with the
+        trace's capacity and no scheduler decision time.
     progress
         Show progress bars on standard error.
 
@@ -112,7 +67,13 @@ def run_main_job(
     """
     with ReportFolder(output, inputs=[trace_dir]) as folder:
         _run_into(
-            folder, Path(trace_dir), source_format, policy, replay_enabled, progress
+            folder,
+            Path(trace_dir),
+            source_format,
+            policy,
+            replay_enabled,
+            calibrated,
+            progress,
         )
     return Path(output)
 
@@ -123,7 +84,8 @@ def run_demo(
     seed: int = 0,
     machines: int = 200,
     duration_s: int = 6 * 3600,
-    policy: str = DEFAULT_POLICY,
+    policy: str | None = None,
+    calibrated: bool = True,
     progress: bool = False,
 ) -> Path:
     """Run the main job on a synthetic trace generated in the Google 2011 layout.
@@ -135,7 +97,7 @@ def run_demo(
         trace_dir = generate_google_2011(
             folder / "trace", machines=machines, duration_s=duration_s, seed=seed
         )
-        _run_into(folder, trace_dir, "google-2011", policy, True, progress)
+        _run_into(folder, trace_dir, "google-2011", policy, True, calibrated, progress)
     return Path(output)
 
 
@@ -143,8 +105,9 @@ def _run_into(
     folder: Path,
     trace_dir: Path,
     source_format: str,
-    policy: str,
+    policy: str | None,
     replay_enabled: bool,
+    calibrated: bool,
     progress: bool,
 ) -> None:
     timings: dict[str, float] = {}
@@ -158,24 +121,41 @@ def _run_into(
     characterization = characterize(store)
     timings["analyze"] = time.perf_counter() - started
 
-    prediction, summary = (None, None)
+    prediction, summary, skipped = (None, None, "the replay was not requested")
     if replay_enabled:
         started = time.perf_counter()
-        prediction, summary = predict_for_report(store, policy=policy)
+        prediction, summary, skipped = prediction_for(
+            store, policy, calibrated=calibrated
+        )
         timings["replay"] = time.perf_counter() - started
 
     started = time.perf_counter()
-    write_report_files(store, folder, characterization, prediction, summary)
+    write_report_files(
+        store, folder, characterization, prediction, summary, replay_skipped=skipped
+    )
     timings["report"] = time.perf_counter() - started
     for step, seconds in timings.items():
         logger.info("%s took %.1f s", step, seconds)
 
 
 def write_store_report(
-    store: TraceStore, output: str | Path, *, replay_enabled: bool = True
+    store: TraceStore,
+    output: str | Path,
+    *,
+    replay_enabled: bool = True,
+    policy: str | None = None,
+    calibrated: bool = True,
 ) -> Path:
     """Write the report of an existing store, with a replay unless disabled."""
-    prediction, summary = (None, None)
+    prediction, summary, skipped = (None, None, "the replay was not requested")
     if replay_enabled:
-        prediction, summary = predict_for_report(store)
-    return write_report(store, output, prediction=prediction, replay_summary=summary)
+        prediction, summary, skipped = prediction_for(
+            store, policy, calibrated=calibrated
+        )
+    return write_report(
+        store,
+        output,
+        prediction=prediction,
+        replay_summary=summary,
+        replay_skipped=skipped,
+    )

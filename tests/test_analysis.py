@@ -13,6 +13,7 @@ from conftest import machine_row, task_row, write_shard
 
 from muosm_perf.analysis.characterize import (
     characterize,
+    delay_by_band,
     distribution_summary,
     occupancy,
 )
@@ -75,7 +76,12 @@ def test_sample_machine_removed_share(samples, google_2011_store):
 def test_sample_characterization_keys(google_2011_store):
     result = characterize(google_2011_store)
     transitions = google_2011_store.read("transitions")
-    assert set(result["scheduling_delay_s"]) == {"free", "middle", "production"}
+    assert set(result["scheduling_delay_s"]) == {"free", "middle", "production", "all"}
+    all_delays = result["scheduling_delay_s"]["all"]
+    assert all_delays["n"] == sum(
+        result["scheduling_delay_s"][band]["n"]
+        for band in ("free", "middle", "production")
+    )
     assert (
         result["events_by_type"]["SUBMIT"]
         == transitions.filter(pl.col("event") == "SUBMIT").height
@@ -252,3 +258,16 @@ def test_usage_ratio_null_for_zero_request(make_trace, tmp_path):
         pytest.approx(0.5),
         pytest.approx(0.5),
     ]
+
+
+def test_delays_without_priority_are_reported():
+    delays = pl.DataFrame(
+        {"band": [None, None, "free"], "delay_s": [10.0, 0.0, 2.0]},
+        schema={"band": schema.PROCESSES["band"], "delay_s": pl.Float64},
+    )
+    result = delay_by_band(delays)
+    assert result["unbanded"]["n"] == 2
+    assert result["unbanded"]["mean"] == 5.0
+    assert result["all"]["n"] == 3
+    assert result["free"]["n"] == 1
+    assert result["production"]["n"] == 0

@@ -10,7 +10,8 @@ from muosm_perf.bus import (
     BrokerOutage,
     BusConfig,
     burstiness,
-    messages_from_transitions,
+    messages_from_events,
+    messages_from_store,
     outage_impact,
     poisson_messages,
     predict_bus,
@@ -211,24 +212,37 @@ def test_config_rejects_inconsistent_values():
         BusConfig(outage=BrokerOutage(5, 0.0, 1.0))
 
 
-def test_messages_from_transitions_skip_untimed_events():
+def test_messages_from_events_skip_untimed_events():
     frame = pl.DataFrame(
         {
             "time_us": [3_000_000, None, 1_000_000, 1_000_000, None],
-            "priority": [9, 0, 0, 4, 11],
+            "source": ["process", "process", "group", "process", "group"],
+            "band": ["production", "free", None, "middle", None],
         },
-        schema={"time_us": pl.Int64, "priority": pl.Int16},
+        schema={"time_us": pl.Int64, "source": pl.String, "band": pl.String},
     )
-    stream = messages_from_transitions(frame)
+    stream = messages_from_events(frame)
     assert stream.times_s.tolist() == [0.0, 0.0, 2.0]
-    assert stream.bands == ["free", "middle", "production"]
+    assert stream.bands == [None, "middle", "production"]
+    assert stream.sources == ["group", "process", "process"]
     assert stream.origin_us == 1_000_000
 
 
+def test_messages_from_events_rejects_empty_window():
+    frame = pl.DataFrame(
+        {"time_us": [None], "band": [None]},
+        schema={"time_us": pl.Int64, "band": pl.String},
+    )
+    with pytest.raises(ParameterError, match="no process or group event lies inside"):
+        messages_from_events(frame)
+
+
 def test_real_trace_is_burstier_than_poisson(google_2011_store):
-    transitions = google_2011_store.read("transitions", ["time_us", "priority"])
-    stream = messages_from_transitions(transitions)
-    timed = sum(1 for t in transitions["time_us"].to_list() if t is not None)
+    stream = messages_from_store(google_2011_store)
+    timed = sum(
+        google_2011_store.read(table, ["time_us"])["time_us"].is_not_null().sum()
+        for table in ("transitions", "group_transitions")
+    )
     assert stream.times_s.size == timed
     summary = burstiness(stream)
     assert summary["index_of_dispersion"] > 10

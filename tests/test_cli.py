@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import shutil
 
 import pytest
 from conftest import task_row
@@ -25,7 +26,8 @@ def test_demo_writes_report_store_and_trace(tmp_path, capsys):
     assert analysis["attempts"] == store.read("processes").height
     replay = json.loads((out / "replay.json").read_text())
     assert set(replay["bands"]) >= {"free", "middle", "production"}
-    assert replay["inputs"]["processes"] == analysis["attempts"]
+    inputs = replay["inputs"]
+    assert inputs["processes"] + inputs["held_unscheduled"] == analysis["attempts"]
 
 
 def test_demo_is_reproducible(tmp_path):
@@ -49,7 +51,9 @@ def test_run_on_sample(samples, tmp_path, capsys):
     assert analysis["events_by_type"]["SUBMIT"] == 322_739
     assert analysis["cells"] == 12_583
     replay = json.loads((out / "replay.json").read_text())
-    assert replay["inputs"]["processes"] == analysis["attempts"]
+    inputs = replay["inputs"]
+    assert inputs["processes"] + inputs["held_unscheduled"] == analysis["attempts"]
+    assert replay["utilization_mae"]["cpu"] < 5
     for band in ("free", "middle", "production"):
         observed = replay["bands"][band]["observed"]
         expected = analysis["scheduling_delay_s"][band]
@@ -143,3 +147,78 @@ def test_unknown_command_exits_with_usage(capsys):
         main(["frobnicate"])
     assert raised.value.code == 2
     assert "invalid choice: 'frobnicate'" in capsys.readouterr().err
+
+
+def test_run_on_swf_log_uses_backfilling(samples, tmp_path):
+    out = tmp_path / "nasa"
+    log = samples / "swf" / "NASA-iPSC-1993-3.1-cln.swf.gz"
+    assert (
+        main(["run", str(log), "--format", "swf", "-o", str(out), "--no-progress"]) == 0
+    )
+    replay = json.loads((out / "replay.json").read_text())
+    assert replay["policy"] == "easy"
+    assert replay["totals"]["jobs"] == 18_239
+    assert replay["totals"]["jobs_replayed"] == 18_239
+    assert replay["bands"]["all"]["predicted"]["n"] == 18_239
+    assert replay["utilization_mae"] == {"cpu": None, "memory": None}
+
+
+def test_run_without_process_events_skips_replay(samples, tmp_path):
+    out = tmp_path / "cell-a"
+    assert (
+        main(
+            [
+                "run",
+                str(samples / "google-2019"),
+                "--format",
+                "google-2019",
+                "-o",
+                str(out),
+                "--no-progress",
+            ]
+        )
+        == 0
+    )
+    assert not (out / "replay.json").exists()
+    report = (out / "report.md").read_text()
+    assert "No replay in this report: store has no process events" in report
+
+
+def test_report_over_its_own_store_is_refused(tmp_path, capsys):
+    out = tmp_path / "demo"
+    assert main(["demo", "-o", str(out), "--no-progress", "--hours", "1"]) == 0
+    assert main(["report", str(out / "store"), "-o", str(out)]) == 2
+    assert "contains the input" in capsys.readouterr().err
+    assert (out / "store" / "manifest.json").is_file()
+
+
+def test_verbose_after_subcommand(google_2011_store, capsys):
+    assert main(["analyze", str(google_2011_store.path), "-v"]) == 0
+    assert "processes" in capsys.readouterr().out
+
+
+def test_demo_rejects_bad_hours(tmp_path, capsys):
+    for value in ("nan", "inf", "0", "-1"):
+        with pytest.raises(SystemExit) as raised:
+            main(["demo", "-o", str(tmp_path / "x"), "--hours", value])
+        assert raised.value.code == 2
+        assert "argument --hours: must be a number of hours" in capsys.readouterr().err
+
+
+def test_damaged_store_is_reported(google_2011_store, tmp_path, capsys):
+    damaged = tmp_path / "damaged"
+    shutil.copytree(google_2011_store.path, damaged)
+    (damaged / "manifest.json").write_text("{bad")
+    assert main(["analyze", str(damaged)]) == 2
+    assert "the store is damaged" in capsys.readouterr().err
+
+    shutil.copytree(google_2011_store.path, damaged, dirs_exist_ok=True)
+    for part in (damaged / "processes").glob("*.parquet"):
+        part.unlink()
+    assert main(["analyze", str(damaged)]) == 2
+    assert "table processes has no Parquet parts" in capsys.readouterr().err
+
+    shutil.copytree(google_2011_store.path, damaged, dirs_exist_ok=True)
+    (damaged / "transitions" / "part-00000.parquet").write_bytes(b"garbage")
+    assert main(["analyze", str(damaged)]) == 2
+    assert "ingest the trace again" in capsys.readouterr().err

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import functools
+import gzip
 import http.server
 import itertools
 import json
@@ -16,7 +17,13 @@ import polars as pl
 import pytest
 
 from muosm_perf.analysis.bus import counts_per_bin, index_of_dispersion, message_bus
-from muosm_perf.analysis.faults import fault_cells, up_and_repair_times
+from muosm_perf.analysis.faults import fault_cells
+from muosm_perf.analysis.outages import (
+    ObservationWindow,
+    cell_intervals,
+    machine_summary,
+    observation_window,
+)
 from muosm_perf.analysis.schedulers import (
     average_load,
     open_intervals,
@@ -89,11 +96,56 @@ def test_up_time_removals_and_repairs():
     frame = pl.DataFrame(rows, schema={**schema.CELL_EVENTS, "event": pl.String}).cast(
         dict(schema.CELL_EVENTS)
     )
-    times = up_and_repair_times(frame, HOUR // 2, 24 * HOUR)
+    cells = pl.DataFrame(
+        {"cell_id": [1, 2, 3], "platform": [None] * 3, "domain": [None] * 3},
+        schema={"cell_id": pl.Int64, "platform": pl.String, "domain": pl.String},
+    )
+    window = ObservationWindow(HOUR // 2, 24 * HOUR)
+    machines = machine_summary(cell_intervals(frame, cells, window), window)
     # Cell 1: 0.5-10 h and 12-24 h; cell 2: 5-24 h; cell 3: 1-24 h.
-    assert times["up_time_us"] == int(9.5 * HOUR) + 12 * HOUR + 19 * HOUR + 23 * HOUR
-    assert times["removals"] == 1
-    assert times["repairs_us"] == [2 * HOUR]
+    assert machines["up_s"].sum() * 1e6 == pytest.approx(
+        9.5 * HOUR + 12 * HOUR + 19 * HOUR + 23 * HOUR
+    )
+    assert machines["removals"].sum() == 1
+    # Cell 3 was already down at the window start: no REMOVE seen, no repair.
+    assert machines["repairs"].sum() == 1
+    assert machines["repair_exposure_s"].sum() * 1e6 == pytest.approx(2 * HOUR)
+
+
+def raw_v3_up_time(path, start_us):
+    """Walk the raw v3 machine events: total up time (µs), removals, end time.
+
+    Machines are up from an ADD, or from ``start_us`` if added before the trace
+    (time 0), to the next REMOVE or the last event time of the file. A machine
+    whose first event is a REMOVE counts as up from ``start_us``.
+    """
+    with gzip.open(path, "rt") as handle:
+        rows = [json.loads(line) for line in handle]
+    end_us = max(int(row["time"]) for row in rows)
+    by_machine: dict[int, list[tuple[int, int, int]]] = {}
+    for line, row in enumerate(rows):
+        time_us = max(int(row["time"]), start_us)
+        event = int(row["type"])
+        by_machine.setdefault(int(row["machine_id"]), []).append((time_us, line, event))
+    up_us = removals = 0
+    for events in by_machine.values():
+        up_since = None
+        seen = False
+        for time_us, _, event in sorted(events):
+            if event == 1 and up_since is None:
+                up_since = time_us
+            elif event == 2:
+                if up_since is None and not seen:
+                    up_since = start_us
+                if up_since is not None:
+                    up_us += time_us - up_since
+                    removals += 1
+                    up_since = None
+            if event in (1, 2):
+                seen = True
+        if up_since is not None:
+            up_us += end_us - up_since
+    return up_us, removals, end_us
 
 
 def test_fault_cells_of_real_machine_events(samples, tmp_path):
@@ -104,17 +156,17 @@ def test_fault_cells_of_real_machine_events(samples, tmp_path):
     store = ingest_google_2019(trace, tmp_path / "store")
     faults = fault_cells(store)
     events = store.read("cell_events")
-    start = int(events["time_us"].min())
-    end = int(events["time_us"].max())
-    times = up_and_repair_times(events, start, end)
+    window = observation_window(store)
+    up_us, removals, end_us = raw_v3_up_time(path, window.start_us)
+    assert window.end_us == end_us
     assert faults["cells"] == 10_001
     assert faults["removes"] == int((events["event"] == "REMOVE").sum())
-    assert faults["mtbf_h"] == pytest.approx(
-        times["up_time_us"] / times["removals"] / 3.6e9
-    )
+    assert faults["removes"] == removals
+    assert faults["mtbf_h"] == pytest.approx(up_us / removals / 3.6e9)
+    assert faults["machine_days"] == pytest.approx(up_us / 86_400e6)
     assert faults["domains"] == events["domain"].n_unique()
     # Every machine is up at most the whole window.
-    assert faults["machine_days"] <= 10_001 * (end - start) / 86_400e6
+    assert faults["machine_days"] <= 10_001 * window.length_s / 86_400
 
 
 def attempts(rows):
@@ -273,6 +325,13 @@ def test_report_files_and_numbers(swf_stores, tmp_path):
     assert "| source format | swf | swf |" in markdown
     events = [s["message_bus"]["events"] for s in data["systems"]]
     assert f"| events with a known time | {events[0]} | {events[1]} |" in markdown
+    for system in data["systems"]:
+        bus = system["message_bus"]
+        assert bus["process_events"] + bus["group_events"] == bus["events"]
+    processes = [s["message_bus"]["process_events"] for s in data["systems"]]
+    assert f"| of which process events | {processes[0]} | {processes[1]} |" in (
+        markdown
+    )
     assert "| policy | EASY |" in markdown
     assert data["systems"][1]["prediction"]["wait_s"]["mean"] == pytest.approx(3.0)
     assert "| queue length, mean | " in markdown
@@ -282,7 +341,9 @@ def test_report_refuses_unrelated_folder(swf_stores, tmp_path):
     destination = tmp_path / "notes"
     destination.mkdir()
     (destination / "keep.txt").write_text("keep")
-    with pytest.raises(OutputError, match="holds files muosm-perf did not write"):
+    with pytest.raises(
+        OutputError, match="contains files that muosm-perf did not write"
+    ):
         write_comparison(list(swf_stores), destination)
     assert (destination / "keep.txt").read_text() == "keep"
 

@@ -1,3 +1,5 @@
+from decimal import Decimal
+
 import numpy as np
 import pytest
 
@@ -141,3 +143,40 @@ def test_erlang_probabilities_stay_in_unit_interval():
     assert np.all((waits >= 0) & (waits <= 1))
     assert np.all((blocks >= 0) & (blocks <= 1))
     assert np.all(waits >= blocks)
+
+
+SMALLEST_NORMAL = float(np.finfo(np.float64).tiny)
+
+
+def _relative_errors(cases: int, max_servers: int, seed: int):
+    # Log-uniform server counts from 100 and loads ρ = A / c from 0.3 to 0.999,
+    # the range where P(wait) spans 1 down to below the smallest double.
+    rng = np.random.default_rng(seed)
+    rows = []
+    for _ in range(cases):
+        servers = int(10 ** rng.uniform(2.0, np.log10(max_servers)))
+        load = servers * float(rng.uniform(0.3, 0.999))
+        exact = reference.erlang_c_decimal(servers, load)
+        value = Decimal(float(erlang_c(servers, load)))
+        rows.append((servers, load, exact, float(abs(value - exact) / exact)))
+    return rows
+
+
+def _check_accuracy(rows):
+    for servers, load, exact, error in rows:
+        where = f"c = {servers}, A = {load!r}, P(wait) = {float(exact):.3g}"
+        if exact >= Decimal("1e-60"):
+            assert error < 1e-13, where
+        elif exact >= Decimal(SMALLEST_NORMAL):
+            assert error < 1e-12, where
+
+
+def test_erlang_c_accuracy_sweep():
+    rows = _relative_errors(40, 20_000, seed=14)
+    assert sum(exact >= Decimal("1e-60") for _, _, exact, _ in rows) >= 10
+    _check_accuracy(rows)
+
+
+@pytest.mark.slow
+def test_erlang_c_accuracy_sweep_to_100000_servers():
+    _check_accuracy(_relative_errors(400, 100_000, seed=15))

@@ -318,7 +318,9 @@ def test_store_over_unrelated_folder_is_refused(make_trace, tmp_path):
     target.mkdir()
     (target / "thesis.tex").write_text("keep me")
     trace = make_trace([task_row(600_000_000, 1, 0, 0)])
-    with pytest.raises(OutputError, match="holds files muosm-perf did not write"):
+    with pytest.raises(
+        OutputError, match="contains files that muosm-perf did not write"
+    ):
         ingest_google_2011(trace, target)
     assert (target / "thesis.tex").read_text() == "keep me"
 
@@ -329,14 +331,16 @@ def test_store_over_folder_with_foreign_manifest_is_refused(make_trace, tmp_path
     (target / "manifest.json").write_text('{"manifest_version": 3}')
     (target / "src" / "main.js").write_text("code")
     trace = make_trace([task_row(600_000_000, 1, 0, 0)])
-    with pytest.raises(OutputError, match="holds files muosm-perf did not write"):
+    with pytest.raises(
+        OutputError, match="contains files that muosm-perf did not write"
+    ):
         ingest_google_2011(trace, target)
     assert (target / "src" / "main.js").read_text() == "code"
 
 
 def test_store_inside_its_trace_folder_is_refused(make_trace, tmp_path):
     trace = make_trace([task_row(600_000_000, 1, 0, 0)])
-    with pytest.raises(OutputError, match="holds the input"):
+    with pytest.raises(OutputError, match="contains the input"):
         ingest_google_2011(trace, trace.parent)
     assert (trace / "task_events").is_dir()
 

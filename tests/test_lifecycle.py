@@ -136,6 +136,9 @@ def test_resubmission_through_the_reader(make_trace, tmp_path):
     assert processes["run_time_us"].sum() == 16 * S
     assert (processes["run_time_us"] == 0).sum() == 0
     assert store.manifest["anomalies"]["orphan_terminal"] == 1
+    groups = store.read("groups")
+    assert sorted(groups["group_id"].to_list()) == [1, 2]
+    assert groups.filter(pl.col("group_id") == 2)["attempts"].to_list() == [0]
 
 
 def test_empty_input():

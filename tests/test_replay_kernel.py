@@ -9,7 +9,13 @@ from hypothesis import strategies as st
 
 from muosm_perf.errors import ParameterError
 from muosm_perf.kernels._numba import NULL_INT
-from muosm_perf.kernels._replay_kernel import sample_offset
+from muosm_perf.kernels._replay_kernel import (
+    GAVE_UP_AFTER_KILL,
+    KILLED,
+    KILLED_WITH_GROUP,
+    PLACED_AGAIN,
+    sample_offset,
+)
 from muosm_perf.kernels.policy import PLACEMENTS, QUEUE_ORDERS, SchedulerPolicy
 from muosm_perf.kernels.reference.replay import replay_reference, splitmix_offset
 from muosm_perf.kernels.reference.replay_simpy import replay_simpy
@@ -17,6 +23,7 @@ from muosm_perf.kernels.replay import (
     INT64_MAX,
     ReplayInput,
     duration_class,
+    queue_levels,
     replay_arrays,
 )
 from muosm_perf.kernels.supervision import SupervisionPolicy
@@ -25,6 +32,7 @@ from muosm_perf.model.lifecycle import CellEvent
 ADD, REMOVE, UPDATE = int(CellEvent.ADD), int(CellEvent.REMOVE), int(CellEvent.UPDATE)
 NAN = float("nan")
 OUTCOME = (
+    "conflicts",
     "given_up",
     "batches",
     "scheduler_busy_us",
@@ -81,6 +89,7 @@ def assert_same(kernel, reference):
     np.testing.assert_array_equal(kernel.memory_capacity, reference.memory_capacity)
     for name in OUTCOME:
         assert kernel.totals[name] == reference.totals[name], name
+    np.testing.assert_array_equal(kernel.kill_log, reference.kill_log)
 
 
 def run_both(inputs, policy=None):
@@ -362,6 +371,11 @@ def policies(draw):
                 SupervisionPolicy(kind="backoff", base_delay_s=3e-6, max_delay_s=2e-5),
                 SupervisionPolicy(kind="give-up", max_restarts=1),
                 SupervisionPolicy(kind="give-up", max_restarts=0),
+                SupervisionPolicy(scope="group"),
+                SupervisionPolicy(
+                    kind="backoff", base_delay_s=3e-6, max_delay_s=2e-5, scope="group"
+                ),
+                SupervisionPolicy(kind="give-up", max_restarts=1, scope="group"),
             ]
         )
     )
@@ -374,6 +388,7 @@ def policies(draw):
         job_decision_s=draw(st.sampled_from([0.0, 2e-6])),
         task_decision_s=draw(st.sampled_from([0.0, 1e-6])),
         schedulers=draw(st.integers(1, 3)),
+        optimistic=draw(st.booleans()),
         supervision=supervision,
         seed=draw(st.integers(0, 2**40)),
     )
@@ -516,6 +531,93 @@ def test_backoff_restarts_later():
     assert result.running.tolist() == [0, 1]
 
 
+def test_backoff_logs_kill_and_placement():
+    events = [(0, 0, ADD, 1.0, 1.0), (5, 0, REMOVE, NAN, NAN), (5, 1, ADD, 1.0, 1.0)]
+    tasks = [(1, 0.5, 0.5, 0, 100, None)]
+    policy = SchedulerPolicy(
+        supervision=SupervisionPolicy(kind="backoff", base_delay_s=4e-6)
+    )
+    result = run_both(make_input(2, events, tasks), policy)
+    # Killed at 5, restarted after 4 µs and placed again on machine 1 at 9.
+    assert result.kill_log.tolist() == [[0, 0], [5, 9], [KILLED, PLACED_AGAIN]]
+
+
+def test_give_up_logs_kill():
+    events = [(0, 0, ADD, 1.0, 1.0), (5, 0, REMOVE, NAN, NAN), (5, 1, ADD, 1.0, 1.0)]
+    tasks = [(1, 0.5, 0.5, 0, 100, None)]
+    policy = SchedulerPolicy(
+        supervision=SupervisionPolicy(kind="give-up", max_restarts=0)
+    )
+    result = run_both(make_input(2, events, tasks), policy)
+    assert result.kill_log.tolist() == [[0, 0], [5, 5], [KILLED, GAVE_UP_AFTER_KILL]]
+
+
+GROUP_EVENTS = [
+    (0, 0, ADD, 1.0, 1.0),
+    (0, 1, ADD, 1.0, 1.0),
+    (0, 2, ADD, 1.0, 1.0),
+    (10, 0, REMOVE, NAN, NAN),
+]
+# Processes 0 and 1 of group 7 land on machines 0 and 1, process 2 of group 8 on
+# machine 2; none fits beside another.
+GROUP_TASKS = [(0, 0.7, 0.1, 0, 100, None)] * 3
+
+
+def test_process_scope_kills_only_victims():
+    inputs = make_input(3, GROUP_EVENTS, GROUP_TASKS, group=[7, 7, 8])
+    result = run_both(inputs, SchedulerPolicy())
+    assert result.kills.tolist() == [1, 0, 0]
+    # Process 0 waits until the others complete at 100 and frees a machine.
+    assert result.kill_log.tolist() == [[0, 0], [10, 100], [KILLED, PLACED_AGAIN]]
+
+
+def test_group_scope_restarts_whole_group():
+    inputs = make_input(
+        3, GROUP_EVENTS, GROUP_TASKS, group=[7, 7, 8], grid=[11], horizon=50
+    )
+    policy = SchedulerPolicy(supervision=SupervisionPolicy(scope="group"))
+    result = run_both(inputs, policy)
+    assert result.kills.tolist() == [1, 1, 0]
+    assert result.totals["evictions"] == 2
+    # Process 1 frees machine 1, where process 0 is placed again at once; process
+    # 1 itself no longer fits anywhere.
+    assert result.kill_log.tolist() == [
+        [0, 1, 0],
+        [10, 10, 10],
+        [KILLED, KILLED_WITH_GROUP, PLACED_AGAIN],
+    ]
+    assert result.running.tolist() == [2]
+    assert result.totals["pending_at_end"] == 1
+
+
+def test_group_scope_gives_up_group():
+    inputs = make_input(3, GROUP_EVENTS, GROUP_TASKS, group=[7, 7, 8])
+    policy = SchedulerPolicy(
+        supervision=SupervisionPolicy(kind="give-up", max_restarts=0, scope="group")
+    )
+    result = run_both(inputs, policy)
+    assert result.totals["given_up"] == 2
+    assert result.kill_log[2].tolist() == [
+        KILLED,
+        KILLED_WITH_GROUP,
+        GAVE_UP_AFTER_KILL,
+        GAVE_UP_AFTER_KILL,
+    ]
+
+
+def test_supervision_parse_group_suffix():
+    policy = SupervisionPolicy.parse("backoff:2:60+group")
+    assert policy.kind == "backoff"
+    assert policy.scope == "group"
+    assert policy.name == "backoff:2:60+group"
+    assert SupervisionPolicy.parse("give-up:3").scope == "process"
+
+
+def test_supervision_rejects_unknown_scope():
+    with pytest.raises(ParameterError, match="scope 'pod' is not known"):
+        SupervisionPolicy.parse("immediate+pod")
+
+
 def test_give_up_after_restarts():
     events = [(0, 0, ADD, 1.0, 1.0), (5, 0, REMOVE, NAN, NAN), (5, 1, ADD, 1.0, 1.0)]
     tasks = [(1, 0.5, 0.5, 0, 100, None)]
@@ -617,3 +719,32 @@ def test_simpy_oracle_every_policy(queue, placement):
     assert_same(kernel, replay_reference(inputs, policy))
     assert kernel.totals["placements"] > 0
     assert kernel.totals["evictions"] > 0
+
+
+def test_queue_levels_counting_and_sorting_agree():
+    rng = np.random.default_rng(3)
+    key1 = rng.integers(-5, 5, 200)
+    key2 = rng.integers(0, 3, 200)
+    level, count = queue_levels(key1, key2)
+    wide, wide_count = queue_levels(key1 * 2**40, key2)
+    np.testing.assert_array_equal(level, wide)
+    assert count == wide_count
+    order = sorted(set(zip(key1.tolist(), key2.tolist(), strict=True)))
+    expected = [
+        order.index(pair) for pair in zip(key1.tolist(), key2.tolist(), strict=True)
+    ]
+    assert level.tolist() == expected
+
+
+def test_optimistic_conflict_is_retried():
+    # Two single-task jobs that each fill most of the only machine, decided in
+    # parallel on the same state: the second commit conflicts, is decided again
+    # (no room), waits in the pending queue and starts when the first ends.
+    tasks = [(0, 0.75, 0.5, 0, 20, None), (0, 0.75, 0.5, 0, 20, None)]
+    inputs = make_input(1, [(0, 0, ADD, 1.0, 1.0)], tasks, group=[1, 2])
+    policy = SchedulerPolicy(job_decision_s=5e-6, schedulers=2, optimistic=True)
+    result = run_both(inputs, policy)
+    assert_same(result, replay_simpy(inputs, policy))
+    assert result.totals["conflicts"] == 1
+    assert result.schedule_time_us.tolist() == [5, 25]
+    assert result.totals["batches"] == 3

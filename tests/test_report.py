@@ -50,7 +50,7 @@ def test_report_files(report):
         assert (report / name).is_file()
     parser = _Collector()
     parser.feed((report / "index.html").read_text())
-    assert len(parser.images) == 4
+    assert len(parser.images) == 7
     for image in parser.images:
         assert (report / image).read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
     assert "Scheduling delay per priority band" in parser.headings
@@ -79,7 +79,9 @@ def test_report_refuses_unrelated_folder(google_2011_store, tmp_path):
     destination = tmp_path / "notes"
     destination.mkdir()
     (destination / "todo.txt").write_text("keep")
-    with pytest.raises(OutputError, match="holds files muosm-perf did not write"):
+    with pytest.raises(
+        OutputError, match="contains files that muosm-perf did not write"
+    ):
         write_report(google_2011_store, destination)
     assert (destination / "todo.txt").read_text() == "keep"
 
@@ -89,7 +91,7 @@ def test_report_refuses_to_replace_its_store(google_2011_store, tmp_path):
     write_report(google_2011_store, out)
     copy = out / "store"
     shutil.copytree(google_2011_store.path, copy)
-    with pytest.raises(OutputError, match="holds the input"):
+    with pytest.raises(OutputError, match="contains the input"):
         write_report(TraceStore(copy), out)
     assert (copy / "manifest.json").is_file()
 

@@ -1,11 +1,16 @@
 """The message bus: lifecycle events per unit of time, and how bursty they are.
 
-The bus of a trace is the stream of lifecycle transitions of its processes and
-groups. Its load is the event rate; its burstiness is the index of dispersion of
-counts (IDC): the variance of the number of events in consecutive bins of ``T``
-seconds divided by their mean. A Poisson stream has an IDC of 1 at every ``T``.
-Clustered events give an IDC above 1, which grows with ``T`` while the clusters are
-longer than the bins.
+The μ-OSM message bus of a trace is the stream of lifecycle events of its
+processes and groups. Each row of the ``transitions`` and ``group_transitions``
+tables whose instant lies in the trace window is one message: task and job events
+in Google 2011, instance and collection events in Google 2019. :func:`bus_events`
+is that one definition, and both ``muosm bus`` and the comparison report count it.
+
+Its load is the event rate; its burstiness is the index of dispersion of counts
+(IDC): the variance of the number of events in consecutive bins of ``T`` seconds
+divided by their mean. A Poisson stream has an IDC of 1 at every ``T``. Clustered
+events give an IDC above 1, which grows with ``T`` while the clusters are longer
+than the bins.
 """
 
 from __future__ import annotations
@@ -17,10 +22,20 @@ import numpy as np
 import polars as pl
 
 from muosm_perf.errors import ParameterError
+from muosm_perf.model.lifecycle import google_2011_band, google_2019_band
 from muosm_perf.model.store import TraceStore
 
 BIN_SECONDS = (1, 10, 60, 600, 3600)
 """Bin widths (seconds) at which :func:`message_bus` reports the IDC."""
+
+BUS_TABLES = {"transitions": "process", "group_transitions": "group"}
+"""The tables whose events travel on the bus, and the ``source`` label of each."""
+
+BAND_MAPPINGS = {"google-2011": google_2011_band, "google-2019": google_2019_band}
+"""Priority-to-band mapping per source format; other formats have no bands."""
+
+BUS_EVENTS_LABEL = "process and group lifecycle events"
+"""Label of the events the bus counts, for output (tasks and jobs in Google 2011)."""
 
 
 def counts_per_bin(
@@ -58,20 +73,38 @@ def index_of_dispersion(counts: np.ndarray) -> float | None:
     return float(counts.var() / mean)
 
 
-def event_times(store: TraceStore) -> np.ndarray:
-    """Return the in-window times (µs) of every process and group transition.
+def bus_events(store: TraceStore) -> pl.DataFrame:
+    """Return the events of the store's message bus in time order.
 
-    Events before or after the window, and events whose time the trace does not
-    record, are left out.
+    Every process and group lifecycle event with an instant inside the trace window
+    is one message. Events before or after the window, and events whose time the
+    trace does not record, are left out.
+
+    Returns
+    -------
+    polars.DataFrame
+        ``time_us`` (Int64, trace microseconds), ``source`` (``"process"`` or
+        ``"group"``) and ``band``. The band is the process's priority band as a
+        string. It is null for group events, which carry no priority, and where
+        the priority is unknown. Ties keep the order of the tables, processes
+        first.
     """
-    times = [
-        store.scan(table)
-        .select(pl.col("time_us").drop_nulls())
-        .collect()["time_us"]
-        .to_numpy()
-        for table in ("transitions", "group_transitions")
-    ]
-    return np.concatenate(times) if times else np.zeros(0, dtype=np.int64)
+    band = BAND_MAPPINGS.get(store.source_format)
+    frames = []
+    for table, source in BUS_TABLES.items():
+        frame = store.scan(table)
+        if source == "process" and band is not None:
+            band_column = band(pl.col("priority")).cast(pl.String)
+        else:
+            band_column = pl.lit(None, dtype=pl.String)
+        frames.append(
+            frame.filter(pl.col("time_us").is_not_null()).select(
+                pl.col("time_us").cast(pl.Int64),
+                pl.lit(source).alias("source"),
+                band_column.alias("band"),
+            )
+        )
+    return pl.concat(frames).sort("time_us", maintain_order=True).collect()
 
 
 def message_bus(
@@ -82,12 +115,18 @@ def message_bus(
     Returns
     -------
     dict
-        ``events`` (with a known time), ``events_unknown_time``, ``window_s``,
-        ``rate_per_s`` (events per second over the window), ``peak_per_s``
-        (largest count in one second) and ``idc`` (bin width in seconds, as a
-        string → index of dispersion, None where undefined).
+        ``events`` counts the events of :func:`bus_events`, and
+        ``process_events`` and ``group_events`` its two parts.
+        ``events_unknown_time`` counts events inside the window without a
+        recorded time. ``window_s`` is the span of the events, ``rate_per_s``
+        the events per second over it, and ``peak_per_s`` the largest count in
+        one second, with bins starting at the first event. ``idc`` maps a bin
+        width in seconds, as a string, to the index of dispersion (None where
+        undefined).
     """
-    times = event_times(store)
+    events = bus_events(store)
+    times = events["time_us"].to_numpy()
+    sources = events["source"]
     unknown = sum(
         store.scan(table)
         .filter(
@@ -98,10 +137,12 @@ def message_bus(
         .select(pl.len())
         .collect()
         .item()
-        for table in ("transitions", "group_transitions")
+        for table in BUS_TABLES
     )
     result: dict[str, Any] = {
         "events": int(times.size),
+        "process_events": int((sources == "process").sum()),
+        "group_events": int((sources == "group").sum()),
         "events_unknown_time": int(unknown),
         "window_s": None,
         "rate_per_s": None,

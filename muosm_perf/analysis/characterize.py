@@ -60,12 +60,22 @@ def scheduling_delays(processes: pl.LazyFrame | pl.DataFrame) -> pl.DataFrame:
 
 
 def delay_by_band(delays: pl.DataFrame) -> dict[str, dict[str, float | int | None]]:
-    """Summarize delays (a frame with ``band`` and ``delay_s``) per band."""
+    """Summarize delays (a frame with ``band`` and ``delay_s``) per band.
+
+    The keys are the bands ``free``, ``middle`` and ``production``, always present.
+    ``monitoring``, and ``unbanded`` for attempts without a priority (SWF and
+    Alibaba traces have none), are present when they have delays. ``all`` pools
+    every attempt with a delay, whatever its band.
+    """
     result = {}
     for band in BAND_LABELS:
         sample = delays.filter(pl.col("band") == band)["delay_s"].to_numpy()
         if sample.size or band != "monitoring":
             result[band] = distribution_summary(sample)
+    unbanded = delays.filter(pl.col("band").is_null())["delay_s"].to_numpy()
+    if unbanded.size:
+        result["unbanded"] = distribution_summary(unbanded)
+    result["all"] = distribution_summary(delays["delay_s"].to_numpy())
     return result
 
 
@@ -125,6 +135,7 @@ def characterize(store: TraceStore) -> dict[str, Any]:
         ``churn``, ``occupancy`` (running attempts and requested utilization:
         time averages and the series itself, utilization as a fraction of the
         alive capacity),
+        ``fault_cells`` (:func:`muosm_perf.analysis.faults.fault_cell_summary`),
         ``window_s``, ``rows_quarantined`` and ``anomalies``.
     """
     transitions = store.scan("transitions")
@@ -157,6 +168,7 @@ def characterize(store: TraceStore) -> dict[str, Any]:
         "scheduling_delay_s": delay_by_band(scheduling_delays(processes)),
         "outcomes_by_band": outcomes_by_band(processes),
         "churn": churn,
+        "fault_cells": _fault_cells(store),
         "rows_quarantined": store.scan("quarantine").select(pl.len()).collect().item(),
         "anomalies": store.manifest.get("anomalies", {}),
     }
@@ -179,6 +191,15 @@ def characterize(store: TraceStore) -> dict[str, Any]:
             },
         }
     return result
+
+
+def _fault_cells(store: TraceStore) -> dict[str, Any] | None:
+    # Imported here because the fault analysis reuses distribution_summary above.
+    from muosm_perf.analysis.faults import fault_cell_summary  # noqa: PLC0415
+
+    if store.scan("cell_events").select(pl.len()).collect().item() == 0:
+        return None
+    return fault_cell_summary(store)
 
 
 def occupancy(store: TraceStore, *, step_s: float | None = None) -> pl.DataFrame:

@@ -12,7 +12,8 @@ from muosm_perf.bus.config import BrokerOutage, BusConfig
 from muosm_perf.bus.load import (
     MessageStream,
     burstiness,
-    messages_from_transitions,
+    messages_from_events,
+    messages_from_store,
     poisson_messages,
 )
 from muosm_perf.bus.simulate import BusSimulation, simulate_bus
@@ -25,7 +26,8 @@ __all__ = [
     "BusSimulation",
     "MessageStream",
     "burstiness",
-    "messages_from_transitions",
+    "messages_from_events",
+    "messages_from_store",
     "outage_impact",
     "poisson_messages",
     "predict_bus",

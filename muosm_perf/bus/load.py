@@ -1,19 +1,21 @@
 """The bus's offered load: message instants from a trace or from a distribution.
 
-Every lifecycle event of the ``transitions`` table is one message on the bus (the
-event stream between schedulers and cells). Events before or after the trace
+Every process and group lifecycle event of a store is one message on the bus (the
+event stream between schedulers and cells), as defined once by
+:func:`muosm_perf.analysis.bus.bus_events`. Events before or after the trace
 window have no instant and are left out, as they would not be timed messages.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import numpy as np
 import polars as pl
 
+from muosm_perf.analysis.bus import bus_events
 from muosm_perf.errors import ParameterError
-from muosm_perf.model.lifecycle import google_2011_band
+from muosm_perf.model.store import TraceStore
 
 MICROSECONDS_PER_SECOND = 1_000_000
 
@@ -27,14 +29,17 @@ class MessageStream:
     times_s
         Non-decreasing send instants, the first at 0.
     bands
-        Band label of each message (None where the priority is unknown).
+        Band label of each message (None for group events and unknown priorities).
     origin_us
         Trace instant of the first message, in trace microseconds.
+    sources
+        ``"process"`` or ``"group"`` per message; empty for synthetic streams.
     """
 
     times_s: np.ndarray
     bands: list[str | None]
     origin_us: int
+    sources: list[str] = field(default_factory=list)
 
     @property
     def duration_s(self) -> float:
@@ -48,35 +53,37 @@ class MessageStream:
         return self.times_s.size / duration if duration > 0 else 0.0
 
 
-def messages_from_transitions(
-    transitions: pl.DataFrame | pl.LazyFrame, band=google_2011_band
-) -> MessageStream:
-    """Build the message stream of a ``transitions`` table.
+def messages_from_events(events: pl.DataFrame | pl.LazyFrame) -> MessageStream:
+    """Build a message stream from a table of bus events.
 
     Parameters
     ----------
-    transitions
-        The canonical table (or a lazy scan of it).
-    band
-        Function from the priority expression to a band expression; the default
-        is the Google 2011 mapping.
+    events
+        A table with ``time_us`` (trace microseconds), ``band`` and optionally
+        ``source`` columns, such as :func:`muosm_perf.analysis.bus.bus_events`
+        returns. Rows without a time are left out.
     """
     table = (
-        transitions.lazy()
+        events.lazy()
         .filter(pl.col("time_us").is_not_null())
-        .select("time_us", band(pl.col("priority")).cast(pl.String).alias("band"))
         .sort("time_us", maintain_order=True)
         .collect()
     )
     if table.height == 0:
         raise ParameterError(
-            "the transitions table has no event inside the trace window, so the "
-            "bus has no load"
+            "no process or group event lies inside the trace window, so the bus "
+            "has no load"
         )
     times = table["time_us"].to_numpy()
     origin = int(times[0])
     seconds = (times - origin).astype(np.float64) / MICROSECONDS_PER_SECOND
-    return MessageStream(seconds, table["band"].to_list(), origin)
+    sources = table["source"].to_list() if "source" in table.columns else []
+    return MessageStream(seconds, table["band"].to_list(), origin, sources)
+
+
+def messages_from_store(store: TraceStore) -> MessageStream:
+    """Build the message stream of a store: every event of ``bus_events(store)``."""
+    return messages_from_events(bus_events(store))
 
 
 def poisson_messages(rate: float, duration_s: float, seed: int | None) -> MessageStream:
@@ -92,19 +99,6 @@ def poisson_messages(rate: float, duration_s: float, seed: int | None) -> Messag
     if times.size:
         times -= times[0]
     return MessageStream(times, [None] * times.size, 0)
-
-
-def rates_per_second(stream: MessageStream) -> pl.DataFrame:
-    """Return messages per one-second bin and band (seconds with none are absent)."""
-    return (
-        pl.DataFrame(
-            {"second": np.floor(stream.times_s).astype(np.int64), "band": stream.bands},
-            schema={"second": pl.Int64, "band": pl.String},
-        )
-        .group_by("second", "band")
-        .agg(pl.len().alias("messages"))
-        .sort("second", "band")
-    )
 
 
 def burstiness(stream: MessageStream) -> dict:

@@ -6,11 +6,16 @@ assigned a partition at random (``seed``), batched, appended by its partition's
 leader, committed, and processed by its consumer. Consumer lag at an instant is
 the number of messages committed but not yet processed (Kafka's definition:
 log-end offset minus the consumer's position, summed over partitions).
+
+A trace cannot be rejected for its load, so the busiest station's utilization is
+estimated from the work the stream brings it. At or above 1 the run is logged and
+marked ``transient``, because its latencies then grow with the trace's length.
 """
 
 from __future__ import annotations
 
 import logging
+import math
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -20,6 +25,7 @@ from muosm_perf.bus.config import BusConfig
 from muosm_perf.bus.load import MessageStream
 from muosm_perf.errors import ParameterError
 from muosm_perf.kernels.bus_sim import batch_messages, serve_at_stations
+from muosm_perf.queueing.stability import warn_if_transient
 
 logger = logging.getLogger(__name__)
 
@@ -29,7 +35,13 @@ LAG_STEP_S = 1.0
 
 @dataclass(frozen=True)
 class BusSimulation:
-    """Figures of one simulated run (seconds, messages)."""
+    """Figures of one simulated run (seconds, messages).
+
+    ``utilization`` is the offered load of the busiest broker or consumer: the
+    work the stream brings it divided by the stream's duration (None for a single
+    message). ``transient`` is True when it is >= 1, so that the station has no
+    steady state and the latency and lag figures grow with the stream's length.
+    """
 
     messages: int
     mean_latency_s: float
@@ -44,6 +56,8 @@ class BusSimulation:
     mean_consumer_lag: float
     max_consumer_lag: int
     max_lag_at_s: float
+    utilization: float | None
+    transient: bool
     lag_series: np.ndarray = field(repr=False)
     latencies: np.ndarray = field(repr=False)
 
@@ -63,6 +77,8 @@ class BusSimulation:
             "mean_consumer_lag": self.mean_consumer_lag,
             "max_consumer_lag": self.max_consumer_lag,
             "max_lag_at_s": self.max_lag_at_s,
+            "utilization": self.utilization,
+            "transient": self.transient,
         }
 
 
@@ -99,6 +115,18 @@ def _route_batches(close, partition, config: BusConfig, service):
     followed = affected & (close >= takeover) & (close < end)
     broker[followed] = new_leader[followed]
     return ready, broker
+
+
+def _offered_utilization(
+    stream: MessageStream, broker_work: np.ndarray, consumer_work: np.ndarray
+) -> float | None:
+    """Return the busiest station's work per second of the stream, or None."""
+    if stream.times_s.size < 2:
+        return None
+    busiest = max(float(broker_work.max()), float(consumer_work.max()))
+    if stream.duration_s <= 0:
+        return math.inf if busiest > 0 else 0.0
+    return busiest / stream.duration_s
 
 
 def simulate_bus(
@@ -159,6 +187,8 @@ def simulate_bus(
     span = horizon if horizon > 0 else 1.0
     broker_busy = np.bincount(broker, weights=append, minlength=config.brokers)
     consumer_busy = np.bincount(consumer, weights=work, minlength=config.consumers)
+    utilization = _offered_utilization(stream, broker_busy, consumer_busy)
+    transient = warn_if_transient("simulated message bus", utilization)
     logger.debug("simulated %d messages in %d batches", times.size, close.size)
     return BusSimulation(
         messages=int(times.size),
@@ -179,6 +209,8 @@ def simulate_bus(
         mean_consumer_lag=float(lag.mean()),
         max_consumer_lag=int(lag[peak]),
         max_lag_at_s=float(grid[peak]),
+        utilization=utilization,
+        transient=transient,
         lag_series=lag,
         latencies=latency,
     )

@@ -25,6 +25,8 @@ def sweep_partitions(
     Returns one row per count with the saturation rate, the analytic p99 latency at
     the stream's mean rate (None when that rate saturates the bus), and the
     simulated p99 latency and maximum consumer lag of the stream itself.
+    ``simulated_transient`` is set where the stream overloads a station (see
+    :class:`~muosm_perf.bus.simulate.BusSimulation`).
     """
     rows = []
     for count in partition_counts:
@@ -42,6 +44,7 @@ def sweep_partitions(
                 "analytic_p99_latency_s": analytic,
                 "simulated_p99_latency_s": simulated.latency_percentiles_s["p99"],
                 "simulated_max_consumer_lag": simulated.max_consumer_lag,
+                "simulated_transient": simulated.transient,
             }
         )
     return rows

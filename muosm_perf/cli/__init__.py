@@ -31,6 +31,8 @@ COMMAND_MODULES: tuple[str, ...] = (
     "muosm_perf.cli.queue",
     "muosm_perf.cli.bus",
     "muosm_perf.cli.download",
+    "muosm_perf.cli.faults",
+    "muosm_perf.cli.fault_whatif",
     "muosm_perf.cli.whatif",
 )
 """Modules that register subcommands, in the order ``muosm --help`` lists them."""

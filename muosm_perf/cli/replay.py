@@ -68,6 +68,14 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         help="schedulers deciding in parallel (default 1)",
     )
     parser.add_argument(
+        "--optimistic",
+        action="store_true",
+        help=(
+            "schedulers place directly with optimistic commits (Omega): a decision "
+            "whose machine filled up meanwhile is a conflict and is retried"
+        ),
+    )
+    parser.add_argument(
         "--candidates",
         type=int,
         default=8,
@@ -108,6 +116,7 @@ def policy_from_arguments(args: argparse.Namespace) -> SchedulerPolicy:
         job_decision_s=args.job_decision_s,
         task_decision_s=args.task_decision_s,
         schedulers=args.schedulers,
+        optimistic=args.optimistic,
         supervision=SupervisionPolicy.parse(args.supervision),
         seed=args.seed,
     )
@@ -158,7 +167,8 @@ def format_summary(result: ReplayResult) -> str:
         f"utilization error (points)  cpu {cpu}  memory {memory}",
         f"evictions   observed {counts['evictions']['observed']:,}  "
         f"predicted {counts['evictions']['predicted']:,}",
-        f"scheduler busyness {counts['scheduler_busyness']:.3f}",
+        f"scheduler busyness {counts['scheduler_busyness']:.3f}  "
+        f"conflicts {counts['conflicts']['predicted']:,}",
         f"events per second  {summary['events_per_second']:,.0f}",
     ]
     return "\n".join(lines)

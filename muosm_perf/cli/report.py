@@ -28,12 +28,36 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         action="store_true",
         help="leave out the replay (observed values only)",
     )
+    parser.add_argument(
+        "--policy",
+        default=None,
+        metavar="POLICY",
+        help=(
+            "replay policy: for cluster traces QUEUE+PLACEMENT as 'muosm replay' "
+            "takes it, for SWF logs fcfs or easy (default: the format's default)"
+        ),
+    )
+    parser.add_argument(
+        "--plain-replay",
+        action="store_true",
+        help=(
+            "replay cluster traces with the trace's capacity and no scheduler "
+            "decision time, instead of the settings calibrated on the Google 2011 "
+            "sample (1.5 times capacity, 40 schedulers, 1.5 s per job decision)"
+        ),
+    )
     parser.set_defaults(handler=run)
 
 
 def run(args: argparse.Namespace) -> int:
     """Write the report and print its path."""
     store = TraceStore(args.store)
-    path = write_store_report(store, args.output, replay_enabled=not args.no_replay)
+    path = write_store_report(
+        store,
+        args.output,
+        replay_enabled=not args.no_replay,
+        policy=args.policy,
+        calibrated=not args.plain_replay,
+    )
     print(f"wrote {path / 'index.html'} and {path / 'report.md'}")
     return 0

@@ -7,6 +7,7 @@ import math
 
 from muosm_perf.pipeline import run_demo, run_main_job
 from muosm_perf.predict.replay import DEFAULT_POLICY, POLICIES
+from muosm_perf.predict.views import SWF_DEFAULT_POLICY
 from muosm_perf.traces import registry
 
 
@@ -95,13 +96,22 @@ def _positive_hours(text: str) -> float:
 
 def _common_options(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
+        "--plain-replay",
+        action="store_true",
+        help=(
+            "replay cluster traces with the trace's capacity and no scheduler "
+            "decision time, instead of the settings calibrated on the Google 2011 "
+            "sample (1.5 times capacity, 40 schedulers, 1.5 s per job decision)"
+        ),
+    )
+    parser.add_argument(
         "--policy",
-        default=DEFAULT_POLICY,
-        choices=POLICIES,
+        default=None,
         metavar="POLICY",
         help=(
-            f"replay policy, QUEUE+PLACEMENT: {', '.join(POLICIES)} "
-            f"(default: {DEFAULT_POLICY})"
+            f"replay policy: for cluster traces QUEUE+PLACEMENT, one of "
+            f"{', '.join(POLICIES)} (default: {DEFAULT_POLICY}); for SWF logs fcfs "
+            f"or easy (default: {SWF_DEFAULT_POLICY})"
         ),
     )
     parser.add_argument(
@@ -117,6 +127,7 @@ def run(args: argparse.Namespace) -> int:
         source_format=args.format,
         policy=args.policy,
         replay_enabled=not args.no_replay,
+        calibrated=not args.plain_replay,
         progress=not args.no_progress,
     )
     print(f"wrote {out / 'index.html'} and {out / 'report.md'}")
@@ -131,6 +142,7 @@ def demo(args: argparse.Namespace) -> int:
         machines=args.machines,
         duration_s=round(args.hours * 3600),
         policy=args.policy,
+        calibrated=not args.plain_replay,
         progress=not args.no_progress,
     )
     print(f"wrote {out / 'index.html'} and {out / 'report.md'}")

@@ -7,7 +7,10 @@ is never reused while its level has room. A level that runs out of slots is give
 twice as many and the slots are laid out again, keeping their order.
 
 Over the slots sits a segment tree of the minimum CPU and the minimum memory request
-of the processes in them (plus infinity for an empty slot). It answers "the first
+of the processes in them (plus infinity for an empty slot). The tree stores float32
+values rounded down, to halve its memory at full trace scale: a search may then
+return a process whose exact request does not fit, which the caller checks, but it
+never skips one that fits. It finds "the first
 waiting process after slot ``s`` whose requests fit in this free capacity" without
 visiting the processes that do not fit, which is what a scheduling pass needs once
 only a few machines have gained capacity.
@@ -54,19 +57,28 @@ def new_queue(level_capacity):
         base[level + 1] = base[level] + level_capacity[level]
     fill = np.zeros(levels, np.int64)
     slots = base[levels]
-    slot_process = np.full(max(slots, 1), -1, np.int64)
+    slot_process = np.full(max(slots, 1), -1, np.int32)
     size = tree_size(max(slots, 1))
-    tree_cpu = np.full(2 * size, np.inf)
-    tree_memory = np.full(2 * size, np.inf)
+    tree_cpu = np.full(2 * size, np.inf, np.float32)
+    tree_memory = np.full(2 * size, np.inf, np.float32)
     return base, fill, slot_process, size, tree_cpu, tree_memory
+
+
+@njit
+def floor32(value):
+    """Return the largest float32 that is <= ``value`` (infinity stays infinity)."""
+    rounded = np.float32(value)
+    if rounded > value:
+        rounded = np.nextafter(rounded, np.float32(-np.inf))
+    return rounded
 
 
 @njit
 def set_slot(tree_cpu, tree_memory, size, slot, cpu, memory):
     """Set the requests held in one slot and update the minima above it."""
     node = size + slot
-    tree_cpu[node] = cpu
-    tree_memory[node] = memory
+    tree_cpu[node] = floor32(cpu)
+    tree_memory[node] = floor32(memory)
     node //= 2
     while node >= 1:
         left = 2 * node
@@ -135,8 +147,8 @@ def relayout(base, fill, slot_process, slot_of, cpu, memory, grow_level):
             new_slots[slot] = p
             if p >= 0:
                 slot_of[p] = slot
-                tree_cpu[size + slot] = cpu[p]
-                tree_memory[size + slot] = memory[p]
+                tree_cpu[size + slot] = floor32(cpu[p])
+                tree_memory[size + slot] = floor32(memory[p])
     for node in range(size - 1, 0, -1):
         tree_cpu[node] = min(tree_cpu[2 * node], tree_cpu[2 * node + 1])
         tree_memory[node] = min(tree_memory[2 * node], tree_memory[2 * node + 1])

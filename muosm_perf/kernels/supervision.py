@@ -8,15 +8,18 @@ policies, and their combination, cover the usual supervisors:
   ``max_delay_s``, as exponential-backoff restarters do;
 - ``give-up``: resubmit at once but stop after ``max_restarts`` restarts.
 
-``backoff`` also honours ``max_restarts`` when it is set. The policy is a plain
-dataclass and :func:`restart_delay_us` a kernel helper, so any kernel (the replay,
-failure what-ifs) can apply the same rule to its own processes.
+``backoff`` also honours ``max_restarts`` when it is set. The ``scope`` says what is
+restarted: the killed process alone (``process``, one-for-one in Erlang/OTP terms),
+or with it every running process of its group (``group``, one-for-all), which are
+killed and restarted under the same rule. The policy is a plain dataclass and
+:func:`restart_delay_us` a kernel helper, so any kernel (the replay, failure
+what-ifs) can apply the same rule to its own processes.
 """
 
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 from muosm_perf.errors import ParameterError
 from muosm_perf.kernels._numba import njit
@@ -24,13 +27,16 @@ from muosm_perf.kernels._numba import njit
 KINDS = ("immediate", "backoff", "give-up")
 """Names of the supervision policies, in the order of their kernel codes."""
 
+SCOPES = ("process", "group")
+"""What a supervisor restarts when a process dies, in the order of their codes."""
+
 GIVE_UP = -1
 """Delay :func:`restart_delay_us` returns when the process is not restarted."""
 
 
 @dataclass(frozen=True)
 class SupervisionPolicy:
-    """How a killed process is resubmitted.
+    """Rule for resubmitting a process killed by its fault cell.
 
     Attributes
     ----------
@@ -44,6 +50,8 @@ class SupervisionPolicy:
         Cap of the delay in seconds (``backoff`` only).
     max_restarts
         Restarts allowed per process; -1 for no limit (``give-up`` needs >= 0).
+    scope
+        One of :data:`SCOPES`: restart the killed process, or its whole group.
     """
 
     kind: str = "immediate"
@@ -51,12 +59,18 @@ class SupervisionPolicy:
     factor: float = 2.0
     max_delay_s: float = 600.0
     max_restarts: int = -1
+    scope: str = "process"
 
     def __post_init__(self) -> None:
         if self.kind not in KINDS:
             raise ParameterError(
                 f"supervision kind {self.kind!r} is not known; choose one of: "
                 f"{', '.join(KINDS)}"
+            )
+        if self.scope not in SCOPES:
+            raise ParameterError(
+                f"supervision scope {self.scope!r} is not known; choose one of: "
+                f"{', '.join(SCOPES)}"
             )
         if self.kind == "give-up" and self.max_restarts < 0:
             raise ParameterError(
@@ -79,11 +93,22 @@ class SupervisionPolicy:
     def parse(cls, text: str) -> SupervisionPolicy:
         """Read ``immediate``, ``backoff[:BASE_S[:MAX_S]]`` or ``give-up:N``.
 
+        A suffix ``+group`` restarts the whole group, for example
+        ``backoff:1:600+group``.
+
         Raises
         ------
         ParameterError
             If the text names no policy or a number is invalid.
         """
+        body, plus, scope = text.partition("+")
+        if plus:
+            if scope not in SCOPES:
+                raise ParameterError(
+                    f"supervision {text!r}: scope {scope!r} is not known; write "
+                    "+group or +process"
+                )
+            return replace(cls.parse(body), scope=scope)
         kind, *fields = text.split(":")
         try:
             numbers = [float(field) for field in fields]
@@ -109,14 +134,19 @@ class SupervisionPolicy:
     @property
     def name(self) -> str:
         """The policy in the form :meth:`parse` reads."""
+        suffix = "+group" if self.scope == "group" else ""
         if self.kind == "backoff":
-            return f"backoff:{self.base_delay_s:g}:{self.max_delay_s:g}"
+            return f"backoff:{self.base_delay_s:g}:{self.max_delay_s:g}{suffix}"
         if self.kind == "give-up":
-            return f"give-up:{self.max_restarts}"
-        return "immediate"
+            return f"give-up:{self.max_restarts}{suffix}"
+        return f"immediate{suffix}"
 
     def kernel_arguments(self) -> tuple[int, int, float, int, int]:
-        """Return ``(kind code, base delay µs, factor, max delay µs, max restarts)``."""
+        """Return ``(kind code, base delay µs, factor, max delay µs, max restarts)``.
+
+        The kind code is the position in :data:`KINDS`; the scope is apart, in
+        :attr:`scope_code`.
+        """
         return (
             KINDS.index(self.kind),
             round(self.base_delay_s * 1e6),
@@ -124,6 +154,11 @@ class SupervisionPolicy:
             round(self.max_delay_s * 1e6),
             int(self.max_restarts),
         )
+
+    @property
+    def scope_code(self) -> int:
+        """The scope's position in :data:`SCOPES`, as the kernel takes it."""
+        return SCOPES.index(self.scope)
 
 
 @njit

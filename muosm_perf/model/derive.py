@@ -40,7 +40,7 @@ def time_class() -> pl.Expr:
 
 
 def _nullable(values: np.ndarray) -> pl.Series:
-    """Turn a kernel int64 array into a Series with nulls where it holds NULL_INT."""
+    """Turn a kernel int64 array into a Series with nulls where it contains NULL_INT."""
     series = pl.Series(values)
     return series.set(series == NULL_INT, None) if len(series) else series
 
@@ -248,14 +248,36 @@ def derive_groups(writer: StoreWriter) -> dict[str, int]:
         )
         .sort("group_id", "incarnation")
     )
-    only_in_transitions = (
-        sizes.select("group_id").unique().join(events, on="group_id", how="anti").height
-    )
+    process_groups = writer.scan("transitions").select("group_id").unique().collect()
+    only_in_transitions = process_groups.join(events, on="group_id", how="anti")
+    # Groups whose only events are lifecycle anomalies have no attempts; they still
+    # get a row.
+    missing = only_in_transitions.join(groups, on="group_id", how="anti")
+    if missing.height:
+        groups = (
+            pl.concat(
+                [
+                    groups,
+                    missing.with_columns(
+                        pl.lit(1, dtype=pl.Int32).alias("incarnation")
+                    ),
+                ],
+                how="diagonal_relaxed",
+            )
+            .with_columns(
+                pl.col("processes").fill_null(0),
+                pl.col("attempts").fill_null(0),
+                pl.col("submit_before_window").fill_null(value=False),
+                pl.col("schedule_before_window").fill_null(value=False),
+                pl.col("end_after_window").fill_null(value=False),
+            )
+            .sort("group_id", "incarnation")
+        )
     writer.write_part(
         "groups", groups.select(schema.GROUPS.names()).cast(dict(schema.GROUPS))
     )
     anomalies = {f"group_{name}": count for name, count in anomalies.items()}
-    anomalies["groups_without_group_events"] = only_in_transitions
+    anomalies["groups_without_group_events"] = only_in_transitions.height
     return anomalies
 
 

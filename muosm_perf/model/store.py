@@ -289,8 +289,8 @@ def check_replaceable(
 ) -> None:
     """Check that writing ``destination`` as a whole destroys nothing else.
 
-    The destination may be absent, an empty folder, or a folder holding the file
-    ``marker`` (left by an earlier muosm-perf output of the same kind); and none of
+    The destination may be absent, an empty folder, or a folder that contains the
+    file ``marker``, left by an earlier muosm-perf output of the same kind. None of
     ``inputs`` may lie inside it, because it is replaced as a whole.
 
     Raises
@@ -303,7 +303,7 @@ def check_replaceable(
         source = Path(item).resolve()
         if source == resolved or source.is_relative_to(resolved):
             raise OutputError(
-                f"{destination} holds the input {item}; writing it would replace "
+                f"{destination} contains the input {item}; writing it would replace "
                 "that input. Choose an output folder outside the input"
             )
     if not destination.exists():
@@ -315,8 +315,8 @@ def check_replaceable(
     if (destination / marker).is_file() or not any(destination.iterdir()):
         return
     raise OutputError(
-        f"{destination} exists and holds files muosm-perf did not write; refusing "
-        "to replace it. Choose another output path or remove it"
+        f"{destination} exists and contains files that muosm-perf did not write; "
+        "refusing to replace it. Choose another output path or remove it"
     )
 
 

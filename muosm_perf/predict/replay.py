@@ -8,8 +8,8 @@ The kernel inputs come from the ``processes`` and ``cell_events`` tables:
   before the window), and -1 ("runs past the horizon") if it ended after the window
   or was never scheduled;
 - an attempt the trace never scheduled but ended (killed while pending) carries its
-  END as a cancellation time: still pending then, it leaves the queue; placed
-  earlier by the replay, it runs until then;
+  END as a cancellation time. If it is still pending then, it leaves the queue. If
+  the replay placed it earlier, it runs until then;
 - null CPU or memory requests count as 0 and are counted;
 - attempts already running when the window opens bypass the scheduler's decision
   time, because the trace placed them before the window;
@@ -147,6 +147,10 @@ class ReplayResult:
         Wall time of the kernel call, compilation left out.
     compile_seconds
         Wall time spent compiling the kernel (or loading it from the cache) first.
+    kill_log
+        The kernel's log of kills, give-ups and placements after a kill
+        (:attr:`~muosm_perf.kernels.replay.ReplayOutput.kill_log`); its process
+        numbers are the rows of ``attempts``.
     """
 
     policy: SchedulerPolicy
@@ -161,6 +165,7 @@ class ReplayResult:
     window_us: dict[str, int]
     kernel_seconds: float
     compile_seconds: float
+    kill_log: np.ndarray | None = None
 
     @property
     def events_per_second(self) -> float | None:
@@ -225,7 +230,11 @@ class ReplayResult:
                     "observed": self.observed_counts["machine_failure_evictions"],
                     "predicted": predicted_evictions,
                 },
-                "conflicts": {"observed": None, "predicted": 0},
+                # The trace records no scheduler conflicts.
+                "conflicts": {
+                    "observed": None,
+                    "predicted": self.totals["conflicts"],
+                },
                 "scheduler_busyness": self.scheduler_busyness,
             },
             "totals": dict(self.totals),
@@ -303,7 +312,7 @@ def _machine_events(
 
 
 UNSCHEDULED = ("replay", "hold")
-"""What :func:`prepare_replay` does with attempts the trace never scheduled and that
+"""Choices of :func:`prepare_replay` for attempts the trace never scheduled and that
 were still pending at the window end."""
 
 
@@ -538,6 +547,7 @@ def run_prepared(
         observed_counts=prepared.observed_counts,
         window_us=prepared.window_us,
         kernel_seconds=kernel_seconds,
+        kill_log=output.kill_log,
         compile_seconds=compile_seconds,
     )
 

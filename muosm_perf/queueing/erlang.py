@@ -8,8 +8,10 @@ arrays of either. The textbook expressions with A^c / c! overflow a double past 
     C(c, A) = c B(c, A) / (c - A (1 - B(c, A)))
 
 (Kleinrock, *Queueing Systems* vol. 1, 1975, eqs. 3.33 and 3.46; Cooper,
-*Introduction to Queueing Theory*, 2nd ed., 1981, §3.4). Results agree with
-60-digit arithmetic to about 1e-14 relative error up to 100,000 servers.
+*Introduction to Queueing Theory*, 2nd ed., 1981, §3.4). Against 60-digit
+arithmetic up to 100,000 servers, the relative error of Erlang C stays below 1e-13
+where it is at least 1e-60 and below 1e-12 down to the smallest normal double
+(tests/test_erlang.py checks both bounds on seeded sweeps).
 """
 
 from __future__ import annotations

@@ -54,7 +54,8 @@ class MG1Queue:
         arrival = positive("arrival_rate", self.arrival_rate)
         service = positive("mean_service_time", self.mean_service_time)
         scv = non_negative("service_scv", self.service_scv)
-        require_stable(arrival * service, "M/G/1 queue", "lower arrival_rate")
+        name = "M/D/1 queue" if (scv == 0).all() else "M/G/1 queue"
+        require_stable(arrival * service, name, "lower arrival_rate")
         object.__setattr__(self, "_arrival", arrival)
         object.__setattr__(self, "_service", service)
         object.__setattr__(self, "_scv", scv)

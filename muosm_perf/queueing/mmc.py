@@ -58,9 +58,8 @@ class MMcQueue:
         arrival = positive("arrival_rate", self.arrival_rate)
         service = positive("service_rate", self.service_rate)
         servers = server_count("servers", self.servers)
-        require_stable(
-            arrival / (servers * service), "M/M/c queue", "lower arrival_rate"
-        )
+        name = "M/M/1 queue" if (servers == 1).all() else "M/M/c queue"
+        require_stable(arrival / (servers * service), name, "lower arrival_rate")
         object.__setattr__(self, "_arrival", arrival)
         object.__setattr__(self, "_service", service)
         object.__setattr__(self, "_servers", servers)
@@ -156,7 +155,7 @@ class MMcQueue:
     def summary(self, levels: tuple[float, ...] = (0.5, 0.9, 0.99)) -> dict:
         """Return the scalar figures as a JSON-ready dictionary."""
         result = {
-            "model": "M/M/c",
+            "model": "M/M/1" if int(self._servers) == 1 else "M/M/c",
             "arrival_rate": float(self._arrival),
             "service_rate": float(self._service),
             "servers": int(self._servers),

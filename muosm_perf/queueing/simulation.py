@@ -5,11 +5,17 @@ spawned from one ``seed`` (one independent stream per replication), drops the fi
 ``warmup`` customers of every run, and returns estimates with confidence intervals
 from :mod:`muosm_perf.queueing.confidence`. Inputs, seed and library versions are
 recorded in each result's ``metadata``.
+
+The drivers that draw from distributions raise
+:class:`~muosm_perf.errors.UnstableSystemError` when the means give a utilization
+ρ >= 1, as the formulas do. The trace-driven driver estimates ρ from the trace and
+marks its result ``transient`` when ρ >= 1 (see :mod:`muosm_perf.queueing.stability`).
 """
 
 from __future__ import annotations
 
 import logging
+import math
 from dataclasses import dataclass, field
 
 import numba
@@ -26,6 +32,7 @@ from muosm_perf.kernels.queue_sim import (
     new_fcfs_state,
     simulate_ggc_waits,
 )
+from muosm_perf.queueing._checks import server_count
 from muosm_perf.queueing.confidence import (
     Estimate,
     batch_means_estimate,
@@ -33,6 +40,12 @@ from muosm_perf.queueing.confidence import (
 )
 from muosm_perf.queueing.distributions import Distribution, exponential
 from muosm_perf.queueing.jackson import solve_traffic_equations
+from muosm_perf.queueing.stability import (
+    distribution_mean,
+    estimate_trace_utilization,
+    require_stable_simulation,
+    warn_if_transient,
+)
 
 logger = logging.getLogger(__name__)
 
@@ -73,6 +86,12 @@ class QueueSimulation:
         unless requested).
     metadata
         Inputs, seed and library versions.
+    utilization
+        Offered load per server ρ: from the distributions' means, or estimated
+        from a trace. None when a trace has fewer than two arrivals.
+    transient
+        True when a trace's estimated ρ is >= 1. The queue then has no steady
+        state, and the estimates describe this trace's length only.
     """
 
     mean_wait: Estimate
@@ -80,6 +99,8 @@ class QueueSimulation:
     mean_sojourn: Estimate
     waits: np.ndarray = field(repr=False)
     metadata: dict = field(default_factory=dict)
+    utilization: float | None = None
+    transient: bool = False
 
     def summary(self) -> dict:
         """Return the estimates and metadata as a JSON-ready dictionary."""
@@ -87,6 +108,8 @@ class QueueSimulation:
             "mean_wait": self.mean_wait.as_dict(),
             "p_wait": self.p_wait.as_dict(),
             "mean_sojourn": self.mean_sojourn.as_dict(),
+            "utilization": self.utilization,
+            "transient": self.transient,
             "metadata": self.metadata,
         }
 
@@ -177,6 +200,11 @@ def simulate_queue(
     keep_waits
         Keep the last run's waits after warm-up in the result (8 bytes each).
 
+    Raises
+    ------
+    UnstableSystemError
+        If the utilization E[S] / (c E[A]) from the distributions' means is >= 1.
+
     Notes
     -----
     Random numbers are drawn in blocks of ``BLOCK_CUSTOMERS`` customers,
@@ -185,6 +213,17 @@ def simulate_queue(
     if int(servers) != servers or servers < 1:
         raise ParameterError(f"servers must be a whole number >= 1, got {servers!r}")
     _check_run_lengths(customers, warmup, replications)
+    mean_gap = distribution_mean("inter-arrival", interarrival)
+    mean_service = distribution_mean("service", service)
+    utilization = mean_service / (servers * mean_gap) if mean_gap > 0 else math.inf
+    require_stable_simulation(
+        f"G/G/{servers} queue",
+        utilization,
+        f"mean service time / (servers × mean inter-arrival time) = "
+        f"{mean_service:.6g} / ({servers} × {mean_gap:.6g})",
+        "use a longer mean inter-arrival time, a shorter mean service time or "
+        "more servers",
+    )
     means, fractions, sojourns = [], [], []
     kept = None
     count = customers - warmup
@@ -220,6 +259,7 @@ def simulate_queue(
         replication_estimate(sojourns, confidence),
         kept if kept is not None else np.empty(0),
         metadata,
+        utilization,
     )
 
 
@@ -253,15 +293,24 @@ def simulate_queue_from_arrivals(
         Seed for drawing service times from a distribution.
     confidence
         Confidence level of the intervals.
+
+    Notes
+    -----
+    The trace cannot be rejected for its load, so ρ is estimated from the
+    arrivals and the service times used (:func:`estimate_trace_utilization`).
+    When it is >= 1, a warning is logged and the result's ``transient`` is set.
     """
     arrivals = np.asarray(arrival_times, dtype=np.float64)
     _check_run_lengths(arrivals.shape[0], warmup, 1)
+    servers = int(server_count("servers", servers))
     if hasattr(service, "rvs"):
         rng = np.random.default_rng(seed)
         services = service.rvs(size=arrivals.shape[0], random_state=rng)
     else:
         services = np.asarray(service, dtype=np.float64)
     waits = simulate_ggc_waits(arrivals, services, servers)
+    utilization = estimate_trace_utilization(arrivals, services, servers)
+    transient = warn_if_transient(f"trace-driven G/G/{servers} queue", utilization)
     kept = waits[warmup:]
     metadata = {
         "model": "trace-driven G/G/c FCFS",
@@ -278,16 +327,22 @@ def simulate_queue_from_arrivals(
         batch_means_estimate(kept + services[warmup:], batches, confidence),
         kept,
         metadata,
+        utilization,
+        transient,
     )
 
 
 @dataclass(frozen=True)
 class PrioritySimulation:
-    """Per-class estimates of a simulated single-server priority queue."""
+    """Per-class estimates of a simulated single-server priority queue.
+
+    ``utilization`` is the total offered load Σ λ_k E[S_k] from the means.
+    """
 
     mean_wait: list[Estimate]
     mean_sojourn: list[Estimate]
     metadata: dict = field(default_factory=dict)
+    utilization: float | None = None
 
 
 def simulate_priority_queue(
@@ -306,6 +361,12 @@ def simulate_priority_queue(
     Arrivals are one Poisson stream of the total rate, each arrival's class drawn
     with probability λ_k / Σ λ, which is the superposition of independent Poisson
     classes. ``mean_wait`` per class is the time not in service.
+
+    Raises
+    ------
+    UnstableSystemError
+        If the total load Σ λ_k E[S_k] is >= 1, because the least important class
+        then grows without bound (the formula rejects the same loads).
     """
     rates = np.asarray(arrival_rates, dtype=np.float64)
     if rates.ndim != 1 or len(services) != rates.shape[0] or (rates <= 0).any():
@@ -314,6 +375,17 @@ def simulate_priority_queue(
             f"got rates {rates.tolist()} and {len(services)} distributions"
         )
     _check_run_lengths(customers, warmup, replications)
+    mean_services = np.array(
+        [distribution_mean(f"class {k} service", d) for k, d in enumerate(services)]
+    )
+    loads = rates * mean_services
+    require_stable_simulation(
+        "priority queue",
+        float(loads.sum()),
+        "Σ arrival rate × mean service time = "
+        + " + ".join(f"{load:.6g}" for load in loads),
+        "lower the arrival rates or shorten service",
+    )
     total = rates.sum()
     waits = [[] for _ in rates]
     sojourns = [[] for _ in rates]
@@ -350,6 +422,7 @@ def simulate_priority_queue(
         [replication_estimate(w, confidence) for w in waits],
         [replication_estimate(s, confidence) for s in sojourns],
         metadata,
+        float(loads.sum()),
     )
 
 
@@ -362,6 +435,8 @@ class NetworkSimulation:
     mean_network_sojourn: Estimate
     """Mean time from entering to leaving the network."""
     metadata: dict = field(default_factory=dict)
+    utilizations: list[float] = field(default_factory=list)
+    """Offered load per server of each node, λ_i E[S_i] / c_i."""
 
 
 def simulate_open_network(
@@ -393,15 +468,35 @@ def simulate_open_network(
         Jobs entering per replication; the first ``warmup`` are dropped.
     replications, seed, confidence
         As for :func:`simulate_queue`.
+
+    Raises
+    ------
+    UnstableSystemError
+        If some node's utilization λ_i E[S_i] / c_i is >= 1, with λ from the
+        traffic equations, or if jobs can reach a node with no path out.
     """
     gamma = np.atleast_1d(np.asarray(external_arrival_rates, dtype=np.float64))
     nodes = gamma.shape[0]
     if not all(hasattr(item, "rvs") for item in np.atleast_1d(services)):
         rates = np.broadcast_to(np.asarray(services, dtype=np.float64), (nodes,))
         services = [exponential(rate) for rate in rates]
-    server_counts = np.broadcast_to(np.asarray(servers, dtype=np.int64), (nodes,))
+    server_counts = np.broadcast_to(server_count("servers", servers), (nodes,))
     _check_run_lengths(jobs, warmup, replications)
     visit_rates = solve_traffic_equations(gamma, routing)
+    mean_services = np.array(
+        [distribution_mean(f"node {i} service", services[i]) for i in range(nodes)]
+    )
+    utilizations = visit_rates * mean_services / server_counts
+    busiest = int(np.argmax(utilizations))
+    require_stable_simulation(
+        "open network",
+        float(utilizations[busiest]),
+        f"arrival rate × mean service time / servers at node {busiest} = "
+        f"{visit_rates[busiest]:.6g} × {mean_services[busiest]:.6g} / "
+        f"{server_counts[busiest]}",
+        "lower the external arrival rates or the routing back into that node, or "
+        "add servers",
+    )
     expected_visits = visit_rates / gamma.sum() * jobs
 
     waits: list[list[float]] = [[] for _ in range(nodes)]
@@ -447,4 +542,5 @@ def simulate_open_network(
         [replication_estimate(w, confidence) for w in waits],
         replication_estimate(sojourns, confidence),
         metadata,
+        utilizations.tolist(),
     )

@@ -441,6 +441,8 @@ def _bus_section(systems: Sequence[SystemSummary]) -> Section:
     bus = [s.bus for s in systems]
     rows = [
         _row("events with a known time", [x["events"] for x in bus]),
+        _row("of which process events", [x["process_events"] for x in bus]),
+        _row("of which group events", [x["group_events"] for x in bus]),
         _row("events without a time", [x["events_unknown_time"] for x in bus]),
         _row("events per second, mean", [x["rate_per_s"] for x in bus], 4),
         _row("events in the busiest second", [x["peak_per_s"] for x in bus]),
@@ -453,10 +455,11 @@ def _bus_section(systems: Sequence[SystemSummary]) -> Section:
     return Section(
         "Message bus",
         [
-            "The bus carries the lifecycle transitions of processes and groups. The "
-            "index of dispersion of counts is the variance of the number of events "
-            "per bin of T seconds over its mean: 1 for a Poisson stream, larger for "
-            "bursty ones.",
+            "The bus carries every lifecycle event of processes and groups (task "
+            "and job events in Google 2011) with a time inside the trace window, "
+            "the events that muosm bus counts. The index of dispersion of counts "
+            "is the variance of the number of events per bin of T seconds over its "
+            "mean: 1 for a Poisson stream, larger for bursty ones.",
             Table(columns, rows),
             Figure(
                 "dispersion.png",

@@ -156,8 +156,8 @@ class ReportFolder:
     ------
     OutputError
         If the destination is a file, a folder with files that muosm-perf did not
-        write (no marker file), or holds one of ``inputs``, the paths the report is
-        made from.
+        write (no marker file), or a folder that contains one of ``inputs``, the
+        paths the report is made from.
     """
 
     def __init__(

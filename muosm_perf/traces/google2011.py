@@ -388,7 +388,7 @@ def find_tables(trace_dir: Path) -> dict[str, list[Path]]:
     """
     if not trace_dir.is_dir():
         raise TraceNotFoundError(
-            f"trace folder not found: {trace_dir}; pass the folder that holds "
+            f"trace folder not found: {trace_dir}; pass the folder that contains "
             "task_events/, job_events/ and machine_events/ (see traces/README.md "
             "for how to download the trace, or run 'muosm demo')"
         )

@@ -20,12 +20,21 @@ def erlang_b(servers: int, offered_load: float) -> float:
         return float(blocking)
 
 
-def erlang_c(servers: int, offered_load: float) -> float:
-    """Return the Erlang C waiting probability in 60-digit decimal arithmetic."""
+def erlang_c_decimal(servers: int, offered_load: float) -> Decimal:
+    """Return the Erlang C waiting probability as a 60-digit Decimal.
+
+    Unlike :func:`erlang_c`, the result does not underflow below the smallest
+    double, so relative errors can be measured in the deep tail.
+    """
     with localcontext() as context:
         context.prec = 60
         load = Decimal(offered_load)
         blocking = Decimal(1)
         for k in range(1, servers + 1):
             blocking = load * blocking / (k + load * blocking)
-        return float(servers * blocking / (servers - load * (1 - blocking)))
+        return servers * blocking / (servers - load * (1 - blocking))
+
+
+def erlang_c(servers: int, offered_load: float) -> float:
+    """Return the Erlang C waiting probability in 60-digit decimal arithmetic."""
+    return float(erlang_c_decimal(servers, offered_load))

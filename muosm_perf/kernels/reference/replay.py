@@ -15,9 +15,15 @@ import math
 import numpy as np
 
 from muosm_perf.kernels._numba import NULL_INT
-from muosm_perf.kernels._replay_kernel import TOTALS
+from muosm_perf.kernels._replay_kernel import (
+    GAVE_UP_AFTER_KILL,
+    KILLED,
+    KILLED_WITH_GROUP,
+    PLACED_AGAIN,
+    TOTALS,
+)
 from muosm_perf.kernels.policy import SchedulerPolicy
-from muosm_perf.kernels.replay import ReplayInput, ReplayOutput
+from muosm_perf.kernels.replay import ReplayInput, ReplayOutput, canonical_kill_log
 from muosm_perf.model.lifecycle import CellEvent
 
 _MASK = (1 << 64) - 1
@@ -115,6 +121,7 @@ def replay_reference(
     schedule = [NULL_INT] * n
     first_machine = [-1] * n
     kills = [0] * n
+    tentative = [None] * n
     pending = []
     next_seq = 0
     intake = []  # [batch, process] in intake order
@@ -126,6 +133,7 @@ def replay_reference(
     restarts = []
     totals = dict.fromkeys(TOTALS, 0)
     samples = []
+    kill_log = []
 
     def free(m):
         return place_cpu[m] - used_cpu[m], place_memory[m] - used_memory[m]
@@ -154,6 +162,44 @@ def replay_reference(
         cyclic = sorted(fitting, key=lambda m: (m - offset) % machines)
         sampled = cyclic[: policy.candidates]
         return min(sampled, key=lambda m: (balance(m, p), m))
+
+    def place(p, m, t):
+        state[p] = "running"
+        machine_of[p] = m
+        tasks_on[m].append(p)
+        used_cpu[m] += cpu[p]
+        used_memory[m] += memory[p]
+        if schedule[p] == NULL_INT:
+            schedule[p] = t
+            first_machine[p] = m
+        if kills[p] > 0:
+            kill_log.append((p, t, PLACED_AGAIN))
+        if end[p] != NULL_INT:
+            completion[p] = end[p]
+        elif duration[p] == -1 or t + duration[p] > 2**63 - 1:
+            completion[p] = None
+        else:
+            completion[p] = t + duration[p]
+        if completion[p] is not None:
+            heapq.heappush(completions, (completion[p], p))
+        totals["placements"] += 1
+
+    def decide_privately(members):
+        """Choose machines for a batch on a copy of the state; restore it."""
+        saved = []
+        for p in members:
+            if state[p] != "intake":
+                continue
+            m = choose(p)
+            tentative[p] = m
+            if m is None:
+                continue
+            saved.append((m, used_cpu[m], used_memory[m]))
+            used_cpu[m] += cpu[p]
+            used_memory[m] += memory[p]
+        for m, old_cpu, old_memory in reversed(saved):
+            used_cpu[m] = old_cpu
+            used_memory[m] = old_memory
 
     def to_intake(p, batch):
         state[p] = "intake"
@@ -234,7 +280,27 @@ def replay_reference(
                 place_cpu[m] = capacity_cpu * policy.cpu_overcommit
                 place_memory[m] = capacity_memory * policy.memory_overcommit
             elif alive[m]:
-                for p in sorted(tasks_on[m]):
+                victims = sorted(tasks_on[m])
+                tasks_on[m] = []
+                used_cpu[m] = 0.0
+                used_memory[m] = 0.0
+                alive[m] = False
+                siblings = []
+                if policy.supervision.scope == "group":
+                    groups = {group[p] for p in victims}
+                    siblings = sorted(
+                        q
+                        for q in range(n)
+                        if state[q] == "running"
+                        and group[q] in groups
+                        and q not in victims
+                    )
+                for p in victims + siblings:
+                    if p in siblings:
+                        take_off(p, machine_of[p])
+                        kill_log.append((p, t, KILLED_WITH_GROUP))
+                    else:
+                        kill_log.append((p, t, KILLED))
                     kills[p] += 1
                     totals["evictions"] += 1
                     completion[p] = None
@@ -243,6 +309,7 @@ def replay_reference(
                     if delay is None:
                         state[p] = "given up"
                         totals["given_up"] += 1
+                        kill_log.append((p, t, GAVE_UP_AFTER_KILL))
                     elif delay == 0:
                         to_intake(p, next_batch)
                         next_batch += 1
@@ -250,10 +317,6 @@ def replay_reference(
                     else:
                         state[p] = "restart wait"
                         heapq.heappush(restarts, (t + delay, p))
-                tasks_on[m] = []
-                used_cpu[m] = 0.0
-                used_memory[m] = 0.0
-                alive[m] = False
 
         while restarts and restarts[0][0] == t:
             _, p = heapq.heappop(restarts)
@@ -289,11 +352,22 @@ def replay_reference(
                 if in_service[s] is None or in_service[s][0] != t:
                     continue
                 for p in in_service[s][1]:
-                    if state[p] == "intake":
-                        state[p] = "pending"
-                        enqueued_at[p] = next_seq
-                        next_seq += 1
-                        pending.append(p)
+                    if state[p] != "intake":
+                        continue
+                    if policy.optimistic and tentative[p] is not None:
+                        m = tentative[p]
+                        if fits(m, p):
+                            place(p, m, t)
+                        else:
+                            totals["conflicts"] += 1
+                            to_intake(p, next_batch)
+                            next_batch += 1
+                            open_batch = None
+                        continue
+                    state[p] = "pending"
+                    enqueued_at[p] = next_seq
+                    next_seq += 1
+                    pending.append(p)
                 in_service[s] = None
                 happened = True
             started_at_once = False
@@ -313,6 +387,8 @@ def replay_reference(
                 totals["batches"] += 1
                 totals["scheduler_busy_us"] += cost
                 in_service[s] = (t + cost, members)
+                if policy.optimistic:
+                    decide_privately(members)
                 started_at_once = started_at_once or cost == 0
             if not started_at_once:
                 break
@@ -327,23 +403,7 @@ def replay_reference(
             if m is None:
                 still_pending.append(p)
                 continue
-            state[p] = "running"
-            machine_of[p] = m
-            tasks_on[m].append(p)
-            used_cpu[m] += cpu[p]
-            used_memory[m] += memory[p]
-            if schedule[p] == NULL_INT:
-                schedule[p] = t
-                first_machine[p] = m
-            if end[p] != NULL_INT:
-                completion[p] = end[p]
-            elif duration[p] == -1 or t + duration[p] > 2**63 - 1:
-                completion[p] = None
-            else:
-                completion[p] = t + duration[p]
-            if completion[p] is not None:
-                heapq.heappush(completions, (completion[p], p))
-            totals["placements"] += 1
+            place(p, m, t)
         pending = still_pending
 
     while len(samples) < len(grid):
@@ -372,6 +432,7 @@ def replay_reference(
         cpu_capacity=np.array(columns[3], np.float64),
         memory_capacity=np.array(columns[4], np.float64),
         totals=totals,
+        kill_log=canonical_kill_log(np.array(kill_log, np.int64).T.reshape(3, -1)),
     )
 
 

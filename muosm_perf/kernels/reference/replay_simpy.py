@@ -6,7 +6,7 @@ arrivals, machine events, completions, cancellations, backoff restarts and the e
 of scheduler decisions. The first record of an instant also schedules the instant's
 handler as a zero-delay event. SimPy runs events of one time in the order they were
 scheduled, and every record of an instant was scheduled before the handler, so the
-handler sees them all. It then applies the model's steps in their fixed order
+handler receives them all. It then applies the model's steps in their fixed order
 (:mod:`muosm_perf.kernels.replay`). A completion at the same instant (a process of
 duration 0) is a new timeout, so it starts a second round of the instant, as in the
 model.
@@ -24,14 +24,20 @@ import numpy as np
 import simpy
 
 from muosm_perf.kernels._numba import NULL_INT
-from muosm_perf.kernels._replay_kernel import TOTALS
+from muosm_perf.kernels._replay_kernel import (
+    GAVE_UP_AFTER_KILL,
+    KILLED,
+    KILLED_WITH_GROUP,
+    PLACED_AGAIN,
+    TOTALS,
+)
 from muosm_perf.kernels.policy import SchedulerPolicy
 from muosm_perf.kernels.reference.replay import (
     restart_delay,
     shortest_class,
     splitmix_offset,
 )
-from muosm_perf.kernels.replay import ReplayInput, ReplayOutput
+from muosm_perf.kernels.replay import ReplayInput, ReplayOutput, canonical_kill_log
 from muosm_perf.model.lifecycle import CellEvent
 
 WAITING = ("pending", "intake", "restart wait")
@@ -78,6 +84,8 @@ class SimpyReplay:
         self.schedule = [NULL_INT] * n
         self.first_machine = [-1] * n
         self.kills = [0] * n
+        self.kill_log: list[tuple[int, int, int]] = []
+        self.tentative: list[int | None] = [None] * n
         self.pending: list[int] = []
         self.next_seq = 0
         self.intake: list[tuple[int, int]] = []
@@ -131,7 +139,7 @@ class SimpyReplay:
     # Machine state.
 
     def free(self, m: int) -> tuple[float, float]:
-        """Return the free CPU and memory of machine ``m`` as the scheduler sees it."""
+        """Return the free CPU and memory of machine ``m`` with overcommitment."""
         return (
             self.place_cpu[m] - self.used_cpu[m],
             self.place_memory[m] - self.used_memory[m],
@@ -282,7 +290,25 @@ class SimpyReplay:
             return
         if not self.alive[m]:
             return
-        for p in sorted(self.tasks_on[m]):
+        victims = sorted(self.tasks_on[m])
+        self.tasks_on[m] = set()
+        self.used_cpu[m] = 0.0
+        self.used_memory[m] = 0.0
+        self.alive[m] = False
+        killed = [(p, KILLED) for p in victims]
+        if self.policy.supervision.scope == "group":
+            groups = {self.group[p] for p in victims}
+            killed += [
+                (q, KILLED_WITH_GROUP)
+                for q in range(self.n)
+                if self.state[q] == "running"
+                and self.group[q] in groups
+                and q not in victims
+            ]
+        for p, kind_of_kill in killed:
+            if kind_of_kill == KILLED_WITH_GROUP:
+                self.take_off(p, self.machine_of[p])
+            self.kill_log.append((p, t, kind_of_kill))
             self.kills[p] += 1
             self.totals["evictions"] += 1
             self.completion[p] = None
@@ -291,6 +317,7 @@ class SimpyReplay:
             if delay is None:
                 self.state[p] = "given up"
                 self.totals["given_up"] += 1
+                self.kill_log.append((p, t, GAVE_UP_AFTER_KILL))
             elif delay == 0:
                 self.to_intake(p, self.next_batch)
                 self.next_batch += 1
@@ -298,10 +325,6 @@ class SimpyReplay:
             else:
                 self.state[p] = "restart wait"
                 self.at(t + delay, "restart", p)
-        self.tasks_on[m] = set()
-        self.used_cpu[m] = 0.0
-        self.used_memory[m] = 0.0
-        self.alive[m] = False
 
     def arrive(self, p: int, t: int) -> None:
         """Submit process ``p`` at ``t``."""
@@ -332,8 +355,18 @@ class SimpyReplay:
                 if service is None or s not in due or service[0] != t:
                     continue
                 for p in service[1]:
-                    if self.state[p] == "intake":
+                    if self.state[p] != "intake":
+                        continue
+                    m = self.tentative[p]
+                    if not self.policy.optimistic or m is None:
                         self.to_pending(p)
+                    elif self.fits(m, p):
+                        self.place(p, m, t)
+                    else:
+                        self.totals["conflicts"] += 1
+                        self.to_intake(p, self.next_batch)
+                        self.next_batch += 1
+                        self.open_batch = None
                 self.in_service[s] = None
                 ended_any = True
             due = set()
@@ -354,6 +387,8 @@ class SimpyReplay:
                 self.totals["batches"] += 1
                 self.totals["scheduler_busy_us"] += cost
                 self.in_service[s] = (t + cost, members)
+                if self.policy.optimistic:
+                    self.decide_privately(members)
                 if cost == 0:
                     started_at_once = True
                     due.add(s)
@@ -361,6 +396,46 @@ class SimpyReplay:
                     self.at(t + cost, "decision", s)
             if not started_at_once:
                 return ended_any
+
+    def place(self, p: int, m: int, t: int) -> None:
+        """Start process ``p`` on machine ``m`` at ``t``."""
+        self.state[p] = "running"
+        self.machine_of[p] = m
+        self.tasks_on[m].add(p)
+        self.used_cpu[m] += self.cpu[p]
+        self.used_memory[m] += self.memory[p]
+        if self.schedule[p] == NULL_INT:
+            self.schedule[p] = t
+            self.first_machine[p] = m
+        if self.kills[p] > 0:
+            self.kill_log.append((p, t, PLACED_AGAIN))
+        if self.end[p] != NULL_INT:
+            done = self.end[p]
+        elif self.duration[p] == -1 or t + self.duration[p] > 2**63 - 1:
+            done = None
+        else:
+            done = t + self.duration[p]
+        self.completion[p] = done
+        if done is not None:
+            self.at(done, "completion", p)
+        self.totals["placements"] += 1
+
+    def decide_privately(self, members: list[int]) -> None:
+        """Choose machines for a batch on a copy of the state; restore it."""
+        saved = []
+        for p in members:
+            if self.state[p] != "intake":
+                continue
+            m = self.choose(p)
+            self.tentative[p] = m
+            if m is None:
+                continue
+            saved.append((m, self.used_cpu[m], self.used_memory[m]))
+            self.used_cpu[m] += self.cpu[p]
+            self.used_memory[m] += self.memory[p]
+        for m, old_cpu, old_memory in reversed(saved):
+            self.used_cpu[m] = old_cpu
+            self.used_memory[m] = old_memory
 
     def scheduling_pass(self, t: int) -> None:
         """Place the pending processes in queue order where they fit."""
@@ -374,24 +449,7 @@ class SimpyReplay:
             if m is None:
                 still_pending.append(p)
                 continue
-            self.state[p] = "running"
-            self.machine_of[p] = m
-            self.tasks_on[m].add(p)
-            self.used_cpu[m] += self.cpu[p]
-            self.used_memory[m] += self.memory[p]
-            if self.schedule[p] == NULL_INT:
-                self.schedule[p] = t
-                self.first_machine[p] = m
-            if self.end[p] != NULL_INT:
-                done = self.end[p]
-            elif self.duration[p] == -1 or t + self.duration[p] > 2**63 - 1:
-                done = None
-            else:
-                done = t + self.duration[p]
-            self.completion[p] = done
-            if done is not None:
-                self.at(done, "completion", p)
-            self.totals["placements"] += 1
+            self.place(p, m, t)
         self.pending = still_pending
 
     def run(self) -> ReplayOutput:
@@ -426,6 +484,9 @@ class SimpyReplay:
             cpu_capacity=np.array(columns[3], np.float64),
             memory_capacity=np.array(columns[4], np.float64),
             totals=totals,
+            kill_log=canonical_kill_log(
+                np.array(self.kill_log, np.int64).T.reshape(3, -1)
+            ),
         )
 
 
