@@ -87,3 +87,53 @@ class DownloadError(MuosmError):
     def __init__(self, message: str, *, status: int | None = None) -> None:
         self.status = status
         super().__init__(message)
+
+
+_NO_VALUE = object()
+
+
+class ScenarioError(ParameterError):
+    """An invalid what-if scenario, named by its file, key and value.
+
+    Parameters
+    ----------
+    message
+        What is wrong and what to do about it.
+    path
+        The scenario file, when the scenario came from one.
+    key
+        Dotted key of the offending entry, for example ``transforms[2].factor``.
+    value
+        The offending value, quoted in the message.
+    """
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        path: str | Path | None = None,
+        key: str | None = None,
+        value: object = _NO_VALUE,
+    ) -> None:
+        self.reason = message
+        self.path = None if path is None else str(path)
+        self.key = key
+        self.value = None if value is _NO_VALUE else value
+        self.has_value = value is not _NO_VALUE
+        where = []
+        if self.path is not None:
+            where.append(self.path)
+        if key is not None:
+            where.append(f"{key} = {value!r}" if self.has_value else key)
+        prefix = ": ".join(where)
+        super().__init__(f"{prefix}: {message}" if prefix else message)
+
+    def located(
+        self, *, path: str | Path | None = None, prefix: str = ""
+    ) -> ScenarioError:
+        """Return this error with ``path`` set and ``prefix`` put before its key."""
+        key = self.key
+        if prefix:
+            key = f"{prefix}.{self.key}" if self.key else prefix
+        value = self.value if self.has_value else _NO_VALUE
+        return ScenarioError(self.reason, path=path or self.path, key=key, value=value)

@@ -33,6 +33,7 @@ COMMAND_MODULES: tuple[str, ...] = (
     "muosm_perf.cli.download",
     "muosm_perf.cli.faults",
     "muosm_perf.cli.fault_whatif",
+    "muosm_perf.cli.whatif",
 )
 """Modules that register subcommands, in the order ``muosm --help`` lists them."""
 
