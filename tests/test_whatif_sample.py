@@ -86,17 +86,28 @@ def test_half_the_machines_leaves_more_unscheduled(sample_base):
 
 
 def test_held_attempts_leave_the_base(google_2011_store, sample_base):
-    held = load_base(google_2011_store, unscheduled="hold")
-    count = held.prepared.input_counts["held_unscheduled"]
+    replayed = load_base(google_2011_store, unscheduled="replay")
+    count = sample_base.prepared.input_counts["held_unscheduled"]
+    assert sample_base.unscheduled == "hold"
     assert count > 0
     assert (
-        held.prepared.inputs.processes == sample_base.prepared.inputs.processes - count
+        sample_base.prepared.inputs.processes
+        == replayed.prepared.inputs.processes - count
     )
     evaluation = ReplayEvaluation(outputs=("all_unscheduled_fraction",))
+    plain = Scenario(calibrated=False)
     assert (
-        evaluation(held, Scenario())["all_unscheduled_fraction"]
-        < evaluation(sample_base, Scenario())["all_unscheduled_fraction"]
+        evaluation(sample_base, plain)["all_unscheduled_fraction"]
+        < evaluation(replayed, plain)["all_unscheduled_fraction"]
     )
+
+
+def test_calibrated_default_places_most_attempts(sample_base):
+    evaluation = ReplayEvaluation(outputs=("all_unscheduled_fraction",))
+    calibrated = evaluation(sample_base, Scenario())["all_unscheduled_fraction"]
+    plain = evaluation(sample_base, Scenario(calibrated=False))
+    assert calibrated < 0.05
+    assert calibrated < plain["all_unscheduled_fraction"]
 
 
 def test_dask_replay_matches_this_process(sample_base):

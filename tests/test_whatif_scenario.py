@@ -2,10 +2,15 @@
 
 from __future__ import annotations
 
+import pickle
+
 import numpy as np
 import pytest
 
 from muosm_perf.errors import ScenarioError
+from muosm_perf.kernels.policy import SchedulerPolicy
+from muosm_perf.predict.replay import DEFAULT_POLICY
+from muosm_perf.predict.views import CALIBRATION
 from muosm_perf.whatif.load import ScaleLoad
 from muosm_perf.whatif.machines import RemovePlatform, ResizeMachines
 from muosm_perf.whatif.scenario import Scenario, expand_sweep
@@ -89,7 +94,9 @@ def test_with_parameter_sets_transform_and_records_it():
 def test_with_parameter_sets_policy_seed_and_bus():
     scenario = Scenario()
     assert scenario.with_parameter("seed", 5).seed == 5
-    assert scenario.with_parameter("policy", "x").policy == "x"
+    changed = scenario.with_parameter("policy", "fifo+best-fit+preempt")
+    assert changed.policy == "fifo+best-fit+preempt"
+    assert changed.scheduler_policy().preemption
     assert scenario.with_parameter("bus.partitions", 16).bus_config().partitions == 16
 
 
@@ -103,6 +110,19 @@ def test_with_parameter_sets_policy_seed_and_bus():
         ("bus.speed", 1, "unknown bus setting"),
         ("bus.partitions", 0, r"bus.partitions = 0: .*partitions must be"),
         ("seed", -3, r"seed = -3: must be a whole number >= 0"),
+        ("policy", "x", r"policy = 'x': policy 'x' is not known"),
+        ("policy", "priority+first-fit+fast", r"optionally followed by \+preempt"),
+        ("replay.speed", 1, "unknown replay setting; settings: calibrated"),
+        ("replay.policy", "fifo+first-fit", "the policy's path is 'policy'"),
+        ("replay.schedulers", 0, r"replay.schedulers = 0: must be a whole number"),
+        ("replay.schedulers", 2.5, r"replay.schedulers = 2.5: must be a whole"),
+        ("replay.cpu_overcommit", 0, r"replay.cpu_overcommit = 0: must be a number"),
+        ("replay.cpu_overcommit", "1.5", r"replay.cpu_overcommit = '1.5': must"),
+        ("replay.job_decision_s", -1, r"replay.job_decision_s = -1: must be"),
+        ("replay.optimistic", 1, r"replay.optimistic = 1: must be true or false"),
+        ("replay.supervision", "later", r"supervision 'later' is not valid"),
+        ("replay.calibrated", "yes", r"replay.calibrated = 'yes': must be true"),
+        ("replay.framework_placements", ["any-fit"], "must be a list of placements"),
     ],
 )
 def test_with_parameter_rejects(path, value, message):
@@ -194,3 +214,67 @@ def test_transform_streams_are_separate_and_repeatable():
     assert not np.array_equal(first, other_slot)
     assert not np.array_equal(first, other_kind)
     assert not np.array_equal(first, other_occurrence)
+
+
+def test_default_policy_is_calibrated():
+    policy = Scenario(seed=4).scheduler_policy()
+    expected = SchedulerPolicy.parse(DEFAULT_POLICY, seed=4).with_fields(**CALIBRATION)
+    assert policy == expected
+    assert policy.cpu_overcommit == 1.5
+    assert policy.schedulers == 40
+
+
+def test_uncalibrated_policy_has_plain_fields():
+    policy = Scenario(policy="fifo+sampled", calibrated=False).scheduler_policy()
+    assert policy == SchedulerPolicy.parse("fifo+sampled")
+
+
+def test_overrides_win_over_calibration():
+    scenario = Scenario(
+        policy="priority+first-fit+offers",
+        replay={
+            "schedulers": 1,
+            "cpu_overcommit": 1,
+            "supervision": "give-up:2",
+            "framework_placements": ["best-fit", "sampled"],
+        },
+    )
+    policy = scenario.scheduler_policy()
+    assert policy.offers
+    assert policy.schedulers == 1
+    assert policy.cpu_overcommit == 1.0
+    assert isinstance(policy.cpu_overcommit, float)
+    assert policy.memory_overcommit == CALIBRATION["memory_overcommit"]
+    assert policy.job_decision_s == CALIBRATION["job_decision_s"]
+    assert policy.supervision.kind == "give-up"
+    assert policy.supervision.max_restarts == 2
+    assert policy.framework_placements == ("best-fit", "sampled")
+
+
+def test_replay_paths_set_settings_and_record_them():
+    scenario = Scenario().with_parameter("replay.schedulers", 3)
+    scenario = scenario.with_parameter("replay.calibrated", False)
+    assert scenario.parameters == {"replay.schedulers": 3, "replay.calibrated": False}
+    policy = scenario.scheduler_policy()
+    assert policy.schedulers == 3
+    assert policy.cpu_overcommit == 1.0
+
+
+def test_conflicting_settings_are_rejected():
+    with pytest.raises(ScenarioError, match="offers and optimistic schedulers"):
+        Scenario(policy="priority+first-fit+offers", replay={"optimistic": True})
+    with pytest.raises(ScenarioError, match="framework_placements is set but"):
+        Scenario(replay={"framework_placements": ["best-fit"]})
+    with pytest.raises(ScenarioError, match="replay = 3: must be a table"):
+        Scenario(replay=3)
+
+
+def test_scenario_with_settings_survives_pickle():
+    scenario = Scenario(
+        policy="priority+sampled+preempt",
+        replay={"schedulers": 2, "supervision": "backoff:1:60+group"},
+        calibrated=False,
+    )
+    copy = pickle.loads(pickle.dumps(scenario))
+    assert copy == scenario
+    assert copy.scheduler_policy() == scenario.scheduler_policy()

@@ -62,7 +62,7 @@ def test_full_file_parses(tmp_path):
     assert study.name == "study"
     assert study.base.store == tmp_path / "stores" / "sample"
     assert study.base.grid_step_s == 120.0
-    assert study.base.unscheduled == "replay"
+    assert study.base.unscheduled == "hold"
     assert study.evaluation.outputs == ("production_delay_p95_s", "machines")
     assert study.swept == ("resize_machines.fraction", "batch.factor")
     assert len(study.scenarios) == 2 * 2 * 2
@@ -89,6 +89,67 @@ def test_defaults(tmp_path):
     assert study.base.store is None
     assert study.base.trace is None
     assert study.base.format == "google-2011"
+    assert study.base.unscheduled == "hold"
+    assert study.template.calibrated
+    assert study.template.replay is None
+
+
+def test_replay_table_sets_policy_calibration_and_fields(tmp_path):
+    text = """
+[replay]
+policy = "priority+sampled+preempt"
+schedulers = 4
+cpu_overcommit = 1.25
+supervision = "backoff:2:60"
+optimistic = true
+"""
+    study = load_scenario_file(write(tmp_path, text))
+    policy = study.template.scheduler_policy()
+    assert policy.name == "priority+sampled+preempt"
+    assert policy.schedulers == 4
+    assert policy.cpu_overcommit == 1.25
+    assert policy.memory_overcommit == 1.5
+    assert policy.optimistic
+    assert policy.supervision.kind == "backoff"
+    assert policy.supervision.base_delay_s == 2.0
+
+
+def test_uncalibrated_file_replays_unscheduled(tmp_path):
+    study = load_scenario_file(write(tmp_path, "[replay]\ncalibrated = false\n"))
+    assert not study.template.calibrated
+    assert study.base.unscheduled == "replay"
+    assert study.template.scheduler_policy().cpu_overcommit == 1.0
+    text = "[base]\nunscheduled = 'hold'\n[replay]\ncalibrated = false\n"
+    assert load_scenario_file(write(tmp_path, text)).base.unscheduled == "hold"
+
+
+def test_replay_settings_sweep_and_scenarios(tmp_path):
+    text = """
+[replay]
+schedulers = 8
+
+[[scenarios]]
+name = "one-scheduler"
+replay = { schedulers = 1, calibrated = false }
+
+[[scenarios]]
+name = "offers"
+replay = { policy = "priority+first-fit+offers" }
+
+[sweep.parameters]
+"replay.cpu_overcommit" = [1.0, 1.5]
+"""
+    study = load_scenario_file(write(tmp_path, text))
+    assert len(study.scenarios) == 4
+    policies = [s.scheduler_policy() for s in study.scenarios]
+    assert [p.schedulers for p in policies] == [1, 1, 8, 8]
+    assert [p.cpu_overcommit for p in policies] == [1.0, 1.5, 1.0, 1.5]
+    assert [p.job_decision_s for p in policies] == [0.0, 0.0, 1.5, 1.5]
+    assert [p.offers for p in policies] == [False, False, True, True]
+    assert study.scenarios[1].parameters == {
+        "replay.cpu_overcommit": 1.5,
+        "replicate": 0,
+    }
 
 
 def test_paths_expand_variables(tmp_path, monkeypatch):
@@ -188,6 +249,41 @@ def error_for(tmp_path: Path, text: str) -> str:
             "outputs.names = 'all_delay_p101_s': a percentile is between",
         ),
         ("[replay]\npolicy = 3\n", "replay.policy = 3: must be a policy name"),
+        (
+            "[replay]\npolicy = 'priority+first-fit+fast'\n",
+            "replay.policy = 'priority+first-fit+fast': policy 'priority+first-fit+f",
+        ),
+        (
+            "[replay]\npolicy = 'lifo+first-fit'\n",
+            "replay.policy = 'lifo+first-fit': policy 'lifo+first-fit' is not known",
+        ),
+        ("[replay]\nschedulers = 0\n", "replay.schedulers = 0: must be a whole"),
+        ("[replay]\nschedulers = '4'\n", "replay.schedulers = '4': must be a whole"),
+        ("[replay]\ncalibrated = 1\n", "replay.calibrated = 1: must be true"),
+        (
+            "[replay]\nmemory_overcommit = -1.0\n",
+            "replay.memory_overcommit = -1.0: must be a number > 0",
+        ),
+        (
+            "[replay]\nsupervision = 'give-up'\n",
+            "replay.supervision = 'give-up': supervision 'give-up' is not valid",
+        ),
+        (
+            "[replay]\nschedulrs = 4\n",
+            "replay.schedulrs = 4: unknown key (did you mean 'schedulers'?)",
+        ),
+        (
+            "[replay]\npolicy = 'priority+first-fit+offers'\noptimistic = true\n",
+            "replay = {'optimistic': True}: policy 'priority+first-fit+offers': offers",
+        ),
+        (
+            "[[scenarios]]\nname = 'a'\nreplay = { task_decision_s = 'slow' }\n",
+            "scenarios[0].replay.task_decision_s = 'slow': must be a number",
+        ),
+        (
+            "[sweep.parameters]\n'replay.schedulers' = [4, 0]\n",
+            'sweep.parameters."replay.schedulers" = 0: must be a whole number >= 1',
+        ),
         ("[bus]\npartitions = 0\n", "bus = {'partitions': 0}: partitions must be"),
         ("[bus]\nspeed = 2\n", "bus.speed = 2: unknown bus setting"),
         (

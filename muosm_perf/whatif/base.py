@@ -130,7 +130,8 @@ class WhatIfBase:
         replay's default).
     unscheduled
         How the inputs treat attempts the trace never scheduled
-        (:func:`~muosm_perf.predict.replay.prepare_replay`).
+        (:func:`~muosm_perf.predict.replay.prepare_replay`): ``hold``, the
+        default of the calibrated model, leaves them out.
     """
 
     prepared: PreparedReplay
@@ -138,7 +139,7 @@ class WhatIfBase:
     source: str
     tables: StoreTables | None = None
     grid_step_s: float | None = None
-    unscheduled: str = "replay"
+    unscheduled: str = "hold"
 
     @property
     def present_machines(self) -> int:
@@ -188,7 +189,7 @@ def load_base(
     store: TraceStore | StoreTables,
     *,
     grid_step_s: float | None = None,
-    unscheduled: str = "replay",
+    unscheduled: str = "hold",
     keep_tables: bool = False,
 ) -> WhatIfBase:
     """Prepare the replay inputs of ``store`` once, for every scenario of a study.
@@ -200,9 +201,11 @@ def load_base(
     grid_step_s
         Step of the occupancy grid in seconds (None: the replay's default).
     unscheduled
-        ``replay`` replays the attempts the trace never scheduled and that were
-        still pending at the window end like any other; ``hold`` leaves them out
-        (see :func:`~muosm_perf.predict.replay.prepare_replay`).
+        ``hold`` (the default, as the calibrated replay is validated) leaves out
+        the attempts the trace never scheduled and that were still pending at the
+        window end; ``replay`` replays them like any other (see
+        :func:`~muosm_perf.predict.replay.prepare_replay`). Scenarios with
+        ``calibrated=False`` reproduce the plain model only on a ``replay`` base.
     keep_tables
         Keep the ``processes``, ``cell_events`` and ``cells`` tables in memory,
         which table transforms (failure scenarios) need.

@@ -18,13 +18,7 @@ from typing import Any
 import polars as pl
 
 from muosm_perf.errors import ScenarioError
-from muosm_perf.predict.replay import (
-    DEFAULT_POLICY,
-    POLICIES,
-    PreparedReplay,
-    prepare_replay,
-    run_prepared,
-)
+from muosm_perf.predict.replay import PreparedReplay, prepare_replay, run_prepared
 from muosm_perf.whatif.base import WhatIfBase, machine_table
 from muosm_perf.whatif.outputs import (
     DEFAULT_OUTPUTS,
@@ -90,18 +84,18 @@ def check_scenarios(base: WhatIfBase, scenarios: Iterable[Scenario]) -> None:
     Raises
     ------
     ScenarioError
-        Naming the scenario, on an unknown policy or a transform that cannot apply
+        Naming the scenario, on an invalid policy or a transform that cannot apply
         to the base (an unknown platform or band, too many machines removed).
     """
     for scenario in scenarios:
-        policy = scenario.policy or DEFAULT_POLICY
-        if policy not in POLICIES:
+        try:
+            scenario.scheduler_policy()
+        except ScenarioError as error:
             raise ScenarioError(
-                f"scenario {scenario.name!r}: unknown policy; policies: "
-                f"{', '.join(POLICIES)}",
-                key="policy",
-                value=policy,
-            )
+                f"scenario {scenario.name!r}: {error.reason}",
+                key=error.key,
+                value=error.value,
+            ) from None
         for position, transform in enumerate(scenario.transforms):
             if transform.acts_on == "tables" and base.tables is None:
                 continue
@@ -155,10 +149,15 @@ class ReplayEvaluation:
         check_scenarios(base, scenarios)
 
     def __call__(self, base: WhatIfBase, scenario: Scenario) -> dict[str, Any]:
-        """Replay ``scenario`` on ``base`` and return its outputs."""
+        """Replay ``scenario`` on ``base`` and return its outputs.
+
+        The replay runs with :meth:`Scenario.scheduler_policy
+        <muosm_perf.whatif.scenario.Scenario.scheduler_policy>`: by default the
+        calibrated policy.
+        """
         prepared = apply_scenario(base, scenario)
         result = run_prepared(
-            prepared, policy=scenario.policy or DEFAULT_POLICY, seed=scenario.seed
+            prepared, policy=scenario.scheduler_policy(), seed=scenario.seed
         )
         logger.debug(
             "scenario %s: replayed %d processes in %.2f s",

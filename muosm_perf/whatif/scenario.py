@@ -3,6 +3,10 @@
 A scenario parameter is addressed by a dotted path:
 
 - ``policy`` and ``seed``: the scenario's replay policy and seed;
+- ``replay.calibrated`` and ``replay.FIELD``: whether the calibration applies, and
+  an override of a policy field of
+  :data:`~muosm_perf.whatif.replay_settings.REPLAY_SETTINGS`, for example
+  ``replay.cpu_overcommit``;
 - ``bus.FIELD``: a field of :class:`~muosm_perf.bus.config.BusConfig`;
 - ``NAME.PARAM``: parameter ``PARAM`` of the transform whose label (or, without a
   label, kind) is ``NAME``, for example ``resize_machines.fraction``.
@@ -22,6 +26,8 @@ from typing import Any
 
 from muosm_perf.bus.config import BusConfig
 from muosm_perf.errors import ParameterError, ScenarioError
+from muosm_perf.kernels.policy import SchedulerPolicy
+from muosm_perf.whatif.replay_settings import REPLAY_SETTINGS, build_policy
 from muosm_perf.whatif.transforms import Transform
 
 SWEEP_MODES = ("grid", "zip")
@@ -45,13 +51,21 @@ class Scenario:
     transforms
         Applied to the base in order.
     policy
-        Replay policy name; None uses the replay's default.
+        Replay policy name, ``QUEUE+PLACEMENT[+OPTION]`` such as
+        ``priority+first-fit+preempt``; None uses the replay's default.
     seed
         Non-negative seed of every random draw of the scenario: the transforms'
         and the replay's.
     bus
         :class:`~muosm_perf.bus.config.BusConfig` fields for the bus outputs; None
         uses the bus defaults.
+    calibrated
+        Apply :data:`~muosm_perf.predict.views.CALIBRATION` to the policy (capacity
+        taken 1.5 times, 40 schedulers at 1.5 s per job decision).
+    replay
+        Overrides of policy fields by name
+        (:data:`~muosm_perf.whatif.replay_settings.REPLAY_SETTINGS`), applied after
+        the calibration; None overrides nothing.
     parameters
         The values that set this scenario apart from the others of its sweep, by
         path; they become columns of the results table.
@@ -62,6 +76,8 @@ class Scenario:
     policy: str | None = None
     seed: int = 0
     bus: Mapping[str, Any] | None = None
+    calibrated: bool = True
+    replay: Mapping[str, Any] | None = None
     parameters: Mapping[str, Any] = dataclasses.field(default_factory=dict)
 
     def __post_init__(self) -> None:
@@ -77,12 +93,7 @@ class Scenario:
             raise ScenarioError(
                 "must be a whole number >= 0", key="seed", value=self.seed
             )
-        if self.policy is not None and (
-            not isinstance(self.policy, str) or not self.policy
-        ):
-            raise ScenarioError(
-                "must be a policy name", key="policy", value=self.policy
-            )
+        self.scheduler_policy()
         for position, transform in enumerate(self.transforms):
             if not isinstance(transform, Transform):
                 raise ScenarioError(
@@ -92,6 +103,21 @@ class Scenario:
                 )
         if self.bus is not None:
             bus_config(self.bus)
+
+    def scheduler_policy(self) -> SchedulerPolicy:
+        """Return the policy the scenario replays with, seeded with its seed.
+
+        Raises
+        ------
+        ScenarioError
+            On an unknown policy name or an invalid override.
+        """
+        return build_policy(
+            self.policy,
+            calibrated=self.calibrated,
+            settings=self.replay,
+            seed=self.seed,
+        )
 
     def bus_config(self) -> BusConfig:
         """Return the bus configuration of the scenario (defaults where unset)."""
@@ -149,9 +175,11 @@ class Scenario:
         head, dot, tail = path.partition(".")
         if not dot or not tail:
             raise ScenarioError(
-                "a parameter path is 'policy', 'seed', 'bus.FIELD' or "
-                "'TRANSFORM.PARAMETER'"
+                "a parameter path is 'policy', 'seed', 'replay.FIELD', 'bus.FIELD' "
+                "or 'TRANSFORM.PARAMETER'"
             )
+        if head == "replay":
+            return self._set_replay(tail, value)
         if head == "bus":
             if tail not in BUS_FIELDS:
                 raise ScenarioError(
@@ -170,6 +198,18 @@ class Scenario:
         transforms = list(self.transforms)
         transforms[position] = changed
         return dataclasses.replace(self, transforms=tuple(transforms))
+
+    def _set_replay(self, name: str, value: Any) -> Scenario:
+        if name == "calibrated":
+            return dataclasses.replace(self, calibrated=value)
+        if name == "policy":
+            raise ScenarioError("the policy's path is 'policy', not 'replay.policy'")
+        if name not in REPLAY_SETTINGS:
+            raise ScenarioError(
+                f"unknown replay setting; settings: calibrated, "
+                f"{', '.join(REPLAY_SETTINGS)}"
+            )
+        return dataclasses.replace(self, replay={**(self.replay or {}), name: value})
 
     def describe(self) -> str:
         """Return the transforms as one line, ``none`` when there are none."""

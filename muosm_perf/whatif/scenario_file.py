@@ -11,7 +11,9 @@ In short::
     format = "google-2011"
 
     [replay]
-    policy = "priority+first-fit"
+    policy = "priority+first-fit"  # any QUEUE+PLACEMENT[+OPTION]
+    calibrated = true              # default: the calibrated policy
+    schedulers = 10                # overrides of policy fields
 
     [outputs]
     names = ["production_delay_p95_s", "middle_delay_p95_s"]
@@ -47,6 +49,7 @@ from muosm_perf.whatif.evaluate import ReplayEvaluation
 from muosm_perf.whatif.load import LOAD_METHODS
 from muosm_perf.whatif.machines import MACHINE_ORDERS
 from muosm_perf.whatif.outputs import DEFAULT_OUTPUTS
+from muosm_perf.whatif.replay_settings import REPLAY_SETTINGS
 from muosm_perf.whatif.scenario import SWEEP_MODES, Scenario, bus_config, expand_sweep
 from muosm_perf.whatif.transforms import transform_from_mapping
 
@@ -64,10 +67,18 @@ TOP_LEVEL_KEYS = (
     "search",
 )
 BASE_KEYS = ("store", "trace", "format", "grid_step_s", "unscheduled")
-REPLAY_KEYS = ("policy",)
+REPLAY_KEYS = ("policy", "calibrated", *REPLAY_SETTINGS)
 OUTPUT_KEYS = ("names",)
 SWEEP_KEYS = ("mode", "replicates", "parameters")
-SCENARIO_KEYS = ("name", "seed", "policy", "parameters", "transforms", "bus")
+SCENARIO_KEYS = (
+    "name",
+    "seed",
+    "policy",
+    "parameters",
+    "transforms",
+    "bus",
+    "replay",
+)
 SEARCH_KINDS = ("min_machines", "max_load")
 SEARCH_KEYS = (
     "kind",
@@ -102,14 +113,15 @@ class BaseSpec:
         Step of the occupancy grid, seconds; None for the replay's default.
     unscheduled
         ``replay`` or ``hold``: whether attempts the trace never scheduled, and
-        that were pending at the window end, are replayed or left out.
+        that were pending at the window end, are replayed or left out. The file's
+        default is ``hold`` for a calibrated study and ``replay`` otherwise.
     """
 
     store: Path | None = None
     trace: Path | None = None
     format: str = "google-2011"
     grid_step_s: float | None = None
-    unscheduled: str = "replay"
+    unscheduled: str = "hold"
 
 
 @dataclass(frozen=True)
@@ -261,10 +273,11 @@ def _parse(document: Mapping[str, Any], path: Path | None) -> ScenarioFile:
     if not isinstance(description, str):
         raise ScenarioError("must be a string", key="description", value=description)
 
-    base = _parse_base(_table(document, "base"), folder)
-    evaluation = _parse_outputs(_table(document, "outputs"))
     replay = _table(document, "replay")
     _check_keys(replay, REPLAY_KEYS, "replay")
+    calibrated = replay.get("calibrated", True)
+    base = _parse_base(_table(document, "base"), folder, calibrated=calibrated)
+    evaluation = _parse_outputs(_table(document, "outputs"))
     bus = dict(_table(document, "bus"))
     if bus:
         try:
@@ -280,6 +293,8 @@ def _parse(document: Mapping[str, Any], path: Path | None) -> ScenarioFile:
             policy=replay.get("policy"),
             seed=document.get("seed", 0),
             bus=bus or None,
+            calibrated=calibrated,
+            replay=_replay_settings(replay) or None,
         )
     except ScenarioError as error:
         key = "replay.policy" if error.key == "policy" else error.key
@@ -301,7 +316,14 @@ def _parse(document: Mapping[str, Any], path: Path | None) -> ScenarioFile:
     )
 
 
-def _parse_base(table: Mapping[str, Any], folder: Path) -> BaseSpec:
+def _replay_settings(table: Mapping[str, Any]) -> dict[str, Any]:
+    """Return the policy-field overrides of a ``replay`` table."""
+    return {key: value for key, value in table.items() if key in REPLAY_SETTINGS}
+
+
+def _parse_base(
+    table: Mapping[str, Any], folder: Path, *, calibrated: object
+) -> BaseSpec:
     _check_keys(table, BASE_KEYS, "base")
     if "store" in table and "trace" in table:
         raise ScenarioError(
@@ -327,7 +349,7 @@ def _parse_base(table: Mapping[str, Any], folder: Path) -> BaseSpec:
         raise ScenarioError(
             "must be a number of seconds > 0", key="base.grid_step_s", value=step
         )
-    unscheduled = table.get("unscheduled", "replay")
+    unscheduled = table.get("unscheduled", "replay" if calibrated is False else "hold")
     if unscheduled not in UNSCHEDULED:
         raise ScenarioError(
             f"must be one of: {', '.join(UNSCHEDULED)}",
@@ -436,6 +458,8 @@ def _parse_scenarios(
                 changes[key] = item[key]
         if "bus" in item:
             changes["bus"] = {**(template.bus or {}), **item["bus"]}
+        if "replay" in item:
+            changes.update(_scenario_replay(item["replay"], template, where))
         try:
             variant = dataclasses.replace(template, **changes)
         except ScenarioError as error:
@@ -467,6 +491,22 @@ def _parse_scenarios(
         expanded, swept = _parse_sweep(sweep, variant)
         scenarios.extend(expanded)
     return scenarios, swept
+
+
+def _scenario_replay(table: object, template: Scenario, where: str) -> dict[str, Any]:
+    """Return the Scenario fields a scenario's ``replay`` table changes."""
+    if not isinstance(table, Mapping):
+        raise ScenarioError("must be a table", key=f"{where}.replay", value=table)
+    _check_keys(table, REPLAY_KEYS, f"{where}.replay")
+    changes: dict[str, Any] = {}
+    if "policy" in table:
+        changes["policy"] = table["policy"]
+    if "calibrated" in table:
+        changes["calibrated"] = table["calibrated"]
+    settings = _replay_settings(table)
+    if settings:
+        changes["replay"] = {**(template.replay or {}), **settings}
+    return changes
 
 
 def _parse_search(table: object, evaluation: ReplayEvaluation) -> SearchSpec | None:

@@ -23,6 +23,7 @@ from muosm_perf.model.store import TraceStore
 from muosm_perf.traces import registry
 from muosm_perf.whatif.base import WhatIfBase, load_base
 from muosm_perf.whatif.execution import open_runner
+from muosm_perf.whatif.replay_settings import recorded_values
 from muosm_perf.whatif.scenario_file import BaseSpec, ScenarioFile
 from muosm_perf.whatif.search import SearchResult, find_max_load, find_min_machines
 from muosm_perf.whatif.sweep import run_sweep
@@ -172,6 +173,7 @@ def run_study(
         search_s = time.perf_counter() - began
         runner_description = runner.description
 
+    policy = study.template.scheduler_policy()
     facts = {
         "study": study.name,
         "scenario file": str(study.path) if study.path else None,
@@ -181,6 +183,12 @@ def run_study(
         "machines present": base.present_machines,
         "scenarios": len(study.scenarios),
         "seed": study.template.seed,
+        "replay policy": policy.name,
+        "replay settings": ", ".join(
+            f"{name}={value}" for name, value in recorded_values(policy).items()
+        ),
+        "calibrated": study.template.calibrated,
+        "never-scheduled attempts": base.unscheduled,
         "runner": runner_description,
         "base preparation s": round(prepared_s, 2),
         "sweep s": round(sweep_s, 2),

@@ -4,7 +4,10 @@ The table has one row per scenario, in scenario order. Its columns are:
 
 - ``scenario``, the scenario's name;
 - one per parameter path that any scenario sets, null where a scenario does not;
-- ``seed``, and ``policy`` (null: the replay's default);
+- ``seed``, and ``policy``, the name of the policy the scenario replayed with;
+- ``replay.calibrated`` and one ``replay.FIELD`` per field of
+  :data:`~muosm_perf.whatif.replay_settings.RECORDED_SETTINGS`: the settings
+  the policy ran with, after calibration and overrides;
 - ``transforms``, every transform of the scenario in one line;
 - one per output.
 
@@ -22,12 +25,31 @@ import polars as pl
 
 from muosm_perf.errors import ScenarioError
 from muosm_perf.whatif.execution import Evaluation, LocalRunner
+from muosm_perf.whatif.replay_settings import RECORDED_SETTINGS, recorded_values
 from muosm_perf.whatif.scenario import Scenario
 
 logger = logging.getLogger(__name__)
 
-FIXED_COLUMNS = ("scenario", "seed", "policy", "transforms")
+REPLAY_COLUMNS = (
+    "replay.calibrated",
+    *(f"replay.{name}" for name in RECORDED_SETTINGS),
+)
+"""Columns of the policy settings each scenario ran with."""
+
+FIXED_COLUMNS = ("scenario", "seed", "policy", *REPLAY_COLUMNS, "transforms")
 """Columns every results table has besides parameters and outputs."""
+
+REPLAY_COLUMN_TYPES = {
+    "replay.calibrated": pl.Boolean,
+    "replay.cpu_overcommit": pl.Float64,
+    "replay.memory_overcommit": pl.Float64,
+    "replay.job_decision_s": pl.Float64,
+    "replay.task_decision_s": pl.Float64,
+    "replay.schedulers": pl.Int64,
+    "replay.optimistic": pl.Boolean,
+    "replay.supervision": pl.String,
+}
+"""Column type of each of :data:`REPLAY_COLUMNS`."""
 
 
 def value_dtype(values: Sequence[Any]) -> pl.DataType:
@@ -87,11 +109,12 @@ def results_table(
     """
     if len(scenarios) != len(outputs):
         raise ValueError("one output mapping per scenario is required")
-    # A swept seed or policy is already in the fixed column of that name.
+    # A swept seed, policy or recorded replay setting is already in the fixed
+    # column of that name.
     parameter_names: list[str] = []
     for scenario in scenarios:
         for name in scenario.parameters:
-            if name not in parameter_names and name not in ("seed", "policy"):
+            if name not in parameter_names and name not in FIXED_COLUMNS:
                 parameter_names.append(name)
     output_names = list(output_types or {})
     for row in outputs:
@@ -106,6 +129,8 @@ def results_table(
             "outputs or parameters"
         )
 
+    policies = [s.scheduler_policy() for s in scenarios]
+    settings = [recorded_values(policy) for policy in policies]
     columns: dict[str, list[Any]] = {
         "scenario": [s.name for s in scenarios],
         **{
@@ -113,7 +138,12 @@ def results_table(
             for name in parameter_names
         },
         "seed": [s.seed for s in scenarios],
-        "policy": [s.policy for s in scenarios],
+        "policy": [policy.name for policy in policies],
+        "replay.calibrated": [s.calibrated for s in scenarios],
+        **{
+            f"replay.{name}": [row[name] for row in settings]
+            for name in RECORDED_SETTINGS
+        },
         "transforms": [s.describe() for s in scenarios],
         **{name: [row.get(name) for row in outputs] for name in output_names},
     }
@@ -123,6 +153,8 @@ def results_table(
             schema[name] = pl.String
         elif name == "seed":
             schema[name] = pl.Int64
+        elif name in REPLAY_COLUMN_TYPES:
+            schema[name] = REPLAY_COLUMN_TYPES[name]
         elif output_types and name in output_types:
             schema[name] = output_types[name]
         else:
