@@ -2,7 +2,8 @@
 
 The sweep is a 10 x 10 grid: machines resized to 80% ... 125% of those present,
 times the load scaled by 0.8 ... 1.25 (jobs replicated or thinned), all replayed
-by the default policy. The baseline is the same sweep on one worker process; the
+by the default, calibrated policy on a base that holds out the attempts the trace
+never scheduled. The baseline is the same sweep on one worker process; the
 ratio of the medians is the speed-up of the second worker. The machine may be
 shared, so each run also records the load average and the share of their CPUs the
 worker processes got. Each run starts a fresh
@@ -177,6 +178,8 @@ def main() -> None:
         "scenarios": len(scenarios),
         "processes": int(base.prepared.inputs.processes),
         "machines": base.present_machines,
+        "policy": scenarios[0].scheduler_policy().describe(),
+        "unscheduled": base.unscheduled,
         "prepare_base_s": round(prepare_s, 2),
         "payload_mb": round(payload_mb, 1),
         "runs": args.runs,

@@ -16,7 +16,7 @@ import tempfile
 from pathlib import Path
 
 import polars as pl
-from whatif_sample import add_arguments, sample_store
+from whatif_sample import add_arguments, replay_model, sample_store
 
 from muosm_perf.report.whatif import plot_sweep
 from muosm_perf.whatif import (
@@ -47,9 +47,17 @@ def main() -> None:
     parser.add_argument("--seed", type=int, default=2011, help="jobs copied")
     args = parser.parse_args()
     with tempfile.TemporaryDirectory() as scratch:
-        base = load_base(sample_store(args, Path(scratch)))
+        model = replay_model(args)
+        base = load_base(
+            sample_store(args, Path(scratch)), unscheduled=model["unscheduled"]
+        )
     batch = ScaleLoad(factor=1.0, bands=("middle",), jitter_s=args.jitter)
-    template = Scenario(name="batch", transforms=(batch,), seed=args.seed)
+    template = Scenario(
+        name="batch",
+        transforms=(batch,),
+        seed=args.seed,
+        calibrated=model["calibrated"],
+    )
     scenarios = expand_sweep(template, {"scale_load.factor": FACTORS})
     evaluation = ReplayEvaluation(outputs=OUTPUTS)
     with open_runner(base, evaluation, workers=args.workers) as runner:

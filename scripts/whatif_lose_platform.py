@@ -16,7 +16,7 @@ import tempfile
 from pathlib import Path
 
 import polars as pl
-from whatif_sample import add_arguments, sample_store
+from whatif_sample import add_arguments, replay_model, sample_store
 
 from muosm_perf.report.whatif import plot_sweep
 from muosm_perf.whatif import (
@@ -44,15 +44,24 @@ def main() -> None:
     parser.add_argument("--seed", type=int, default=2011, help="machines copied")
     args = parser.parse_args()
     with tempfile.TemporaryDirectory() as scratch:
-        base = load_base(sample_store(args, Path(scratch)))
+        model = replay_model(args)
+        base = load_base(
+            sample_store(args, Path(scratch)), unscheduled=model["unscheduled"]
+        )
     platforms = base.platforms()
     scenarios = [
-        Scenario(name="baseline", seed=args.seed),
-        Scenario(name="lost", transforms=(RemovePlatform(),), seed=args.seed),
+        Scenario(name="baseline", seed=args.seed, calibrated=model["calibrated"]),
+        Scenario(
+            name="lost",
+            transforms=(RemovePlatform(),),
+            seed=args.seed,
+            calibrated=model["calibrated"],
+        ),
         Scenario(
             name="replaced",
             transforms=(RemovePlatform(replace=True),),
             seed=args.seed,
+            calibrated=model["calibrated"],
         ),
     ]
     evaluation = ReplayEvaluation(outputs=OUTPUTS)

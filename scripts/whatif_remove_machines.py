@@ -17,7 +17,7 @@ import tempfile
 from pathlib import Path
 
 import polars as pl
-from whatif_sample import add_arguments, sample_store
+from whatif_sample import add_arguments, replay_model, sample_store
 
 from muosm_perf.report.whatif import plot_search
 from muosm_perf.whatif import (
@@ -38,7 +38,10 @@ def main() -> None:
     parser.add_argument("--seed", type=int, default=2011, help="machines removed")
     args = parser.parse_args()
     with tempfile.TemporaryDirectory() as scratch:
-        base = load_base(sample_store(args, Path(scratch)))
+        model = replay_model(args)
+        base = load_base(
+            sample_store(args, Path(scratch)), unscheduled=model["unscheduled"]
+        )
     evaluation = ReplayEvaluation(outputs=(OBJECTIVE, "production_unscheduled"))
     with open_runner(base, evaluation, workers=args.workers) as runner:
         result = find_min_machines(
@@ -46,7 +49,9 @@ def main() -> None:
             evaluation,
             objective=OBJECTIVE,
             threshold=args.threshold,
-            template=Scenario(name="remove", seed=args.seed),
+            template=Scenario(
+                name="remove", seed=args.seed, calibrated=model["calibrated"]
+            ),
             runner=runner,
             progress=True,
         )

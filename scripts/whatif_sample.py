@@ -40,7 +40,20 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "-o", "--output", default=".", help="folder for the figure (default: .)"
     )
+    parser.add_argument(
+        "--plain-replay",
+        action="store_true",
+        help="replay with the trace's capacity, no decision time and the attempts "
+        "the trace never scheduled (default: the calibrated replay)",
+    )
     parser.add_argument("-v", "--verbose", action="store_true", help="log progress")
+
+
+def replay_model(args: argparse.Namespace) -> dict[str, object]:
+    """Return the base's ``unscheduled`` and the scenarios' ``calibrated`` setting."""
+    if args.plain_replay:
+        return {"unscheduled": "replay", "calibrated": False}
+    return {"unscheduled": "hold", "calibrated": True}
 
 
 def sample_store(args: argparse.Namespace, scratch: Path) -> TraceStore:
