@@ -29,7 +29,7 @@ PROCESS_ARRAYS = (
 )
 """Per-process arrays of the replay input, aligned with the attempts table."""
 
-OPTIONAL_PROCESS_ARRAYS = ("group", "bypass_scheduler")
+OPTIONAL_PROCESS_ARRAYS = ("group", "bypass_scheduler", "band")
 """Per-process arrays of the replay input that may be None."""
 
 EVENT_ARRAYS = (
