@@ -249,37 +249,6 @@ def _refresh_options(
 
 
 @njit
-def _refresh_machine(
-    m,
-    trees,
-    order,
-    rooms,
-    pools,
-    size,
-    alive,
-    place_cpu,
-    place_memory,
-    used_cpu,
-    used_memory,
-    keep_order,
-    with_options,
-):
-    """Bring every search structure up to date with machine ``m``'s state.
-
-    The placement trees always; the order of free CPU when best-fit or worst-fit
-    keeps it (``keep_order``); the trees of preemption and offers when either
-    option is on (``with_options``).
-    """
-    _refresh_leaf(trees, size, m, alive, place_cpu, place_memory, used_cpu, used_memory)
-    if keep_order:
-        _refresh_order(order, m, alive, place_cpu, place_memory, used_cpu, used_memory)
-    if with_options:
-        _refresh_options(
-            size, m, alive, place_cpu, place_memory, used_cpu, used_memory, rooms, pools
-        )
-
-
-@njit
 def _sample(g, alive, cap_cpu, cap_memory, used_cpu, used_memory, count, series):
     n_running = 0
     cpu_used = 0.0
@@ -854,21 +823,25 @@ def replay_kernel(
             on_machine[p] = -1
             if with_options:
                 _options_off(p, m, band, cpu, memory, rooms, shares)
-            _refresh_machine(
-                m,
-                trees,
-                order,
-                rooms,
-                pools,
-                size,
-                alive,
-                place_cpu,
-                place_memory,
-                used_cpu,
-                used_memory,
-                keep_order,
-                with_options,
+            _refresh_leaf(
+                trees, size, m, alive, place_cpu, place_memory, used_cpu, used_memory
             )
+            if keep_order:
+                _refresh_order(
+                    order, m, alive, place_cpu, place_memory, used_cpu, used_memory
+                )
+            if with_options:
+                _refresh_options(
+                    size,
+                    m,
+                    alive,
+                    place_cpu,
+                    place_memory,
+                    used_cpu,
+                    used_memory,
+                    rooms,
+                    pools,
+                )
             state[p] = DONE
             happened = True
             if not is_grown[m]:
@@ -951,21 +924,38 @@ def replay_kernel(
                             prev_on,
                         )
                         _options_off(p, mp, band, cpu, memory, rooms, shares)
-                        _refresh_machine(
-                            mp,
+                        _refresh_leaf(
                             trees,
-                            order,
-                            rooms,
-                            pools,
                             size,
+                            mp,
                             alive,
                             place_cpu,
                             place_memory,
                             used_cpu,
                             used_memory,
-                            keep_order,
-                            with_options,
                         )
+                        if keep_order:
+                            _refresh_order(
+                                order,
+                                mp,
+                                alive,
+                                place_cpu,
+                                place_memory,
+                                used_cpu,
+                                used_memory,
+                            )
+                        if with_options:
+                            _refresh_options(
+                                size,
+                                mp,
+                                alive,
+                                place_cpu,
+                                place_memory,
+                                used_cpu,
+                                used_memory,
+                                rooms,
+                                pools,
+                            )
                         if not is_grown[mp]:
                             is_grown[mp] = True
                             grown[n_grown] = mp
@@ -1004,21 +994,25 @@ def replay_kernel(
                     )
                     if sent:
                         open_group = NULL_INT
-            _refresh_machine(
-                m,
-                trees,
-                order,
-                rooms,
-                pools,
-                size,
-                alive,
-                place_cpu,
-                place_memory,
-                used_cpu,
-                used_memory,
-                keep_order,
-                with_options,
+            _refresh_leaf(
+                trees, size, m, alive, place_cpu, place_memory, used_cpu, used_memory
             )
+            if keep_order:
+                _refresh_order(
+                    order, m, alive, place_cpu, place_memory, used_cpu, used_memory
+                )
+            if with_options:
+                _refresh_options(
+                    size,
+                    m,
+                    alive,
+                    place_cpu,
+                    place_memory,
+                    used_cpu,
+                    used_memory,
+                    rooms,
+                    pools,
+                )
             event += 1
             happened = True
 
@@ -1032,21 +1026,32 @@ def replay_kernel(
                 in_pool[f, m] = True
                 pool[f, pool_len[f]] = m
                 pool_len[f] += 1
-                _refresh_machine(
-                    m,
+                _refresh_leaf(
                     trees,
-                    order,
-                    rooms,
-                    pools,
                     size,
+                    m,
                     alive,
                     place_cpu,
                     place_memory,
                     used_cpu,
                     used_memory,
-                    keep_order,
-                    with_options,
                 )
+                if keep_order:
+                    _refresh_order(
+                        order, m, alive, place_cpu, place_memory, used_cpu, used_memory
+                    )
+                if with_options:
+                    _refresh_options(
+                        size,
+                        m,
+                        alive,
+                        place_cpu,
+                        place_memory,
+                        used_cpu,
+                        used_memory,
+                        rooms,
+                        pools,
+                    )
                 happened = True
         while restarts_n > 0 and restarts_t[0] == t:
             _, p, restarts_n = heap_pop(restarts_t, restarts_p, restarts_n)
@@ -1130,21 +1135,38 @@ def replay_kernel(
                             )
                             if with_options:
                                 _options_on(p, m, band, cpu, memory, rooms, shares)
-                            _refresh_machine(
-                                m,
+                            _refresh_leaf(
                                 trees,
-                                order,
-                                rooms,
-                                pools,
                                 size,
+                                m,
                                 alive,
                                 place_cpu,
                                 place_memory,
                                 used_cpu,
                                 used_memory,
-                                keep_order,
-                                with_options,
                             )
+                            if keep_order:
+                                _refresh_order(
+                                    order,
+                                    m,
+                                    alive,
+                                    place_cpu,
+                                    place_memory,
+                                    used_cpu,
+                                    used_memory,
+                                )
+                            if with_options:
+                                _refresh_options(
+                                    size,
+                                    m,
+                                    alive,
+                                    place_cpu,
+                                    place_memory,
+                                    used_cpu,
+                                    used_memory,
+                                    rooms,
+                                    pools,
+                                )
                             totals[_PLACEMENTS] += 1
                             if kills[p] > 0:
                                 log, log_len = _log_append(
@@ -1228,40 +1250,74 @@ def replay_kernel(
                         n_saved += 1
                         used_cpu[m] += cpu[p]
                         used_memory[m] += memory[p]
-                        _refresh_machine(
-                            m,
+                        _refresh_leaf(
                             trees,
-                            order,
-                            rooms,
-                            pools,
                             size,
+                            m,
                             alive,
                             place_cpu,
                             place_memory,
                             used_cpu,
                             used_memory,
-                            keep_order,
-                            with_options,
                         )
+                        if keep_order:
+                            _refresh_order(
+                                order,
+                                m,
+                                alive,
+                                place_cpu,
+                                place_memory,
+                                used_cpu,
+                                used_memory,
+                            )
+                        if with_options:
+                            _refresh_options(
+                                size,
+                                m,
+                                alive,
+                                place_cpu,
+                                place_memory,
+                                used_cpu,
+                                used_memory,
+                                rooms,
+                                pools,
+                            )
                     for j in range(n_saved - 1, -1, -1):
                         m = saved_machine[j]
                         used_cpu[m] = saved_used[2 * j]
                         used_memory[m] = saved_used[2 * j + 1]
-                        _refresh_machine(
-                            m,
+                        _refresh_leaf(
                             trees,
-                            order,
-                            rooms,
-                            pools,
                             size,
+                            m,
                             alive,
                             place_cpu,
                             place_memory,
                             used_cpu,
                             used_memory,
-                            keep_order,
-                            with_options,
                         )
+                        if keep_order:
+                            _refresh_order(
+                                order,
+                                m,
+                                alive,
+                                place_cpu,
+                                place_memory,
+                                used_cpu,
+                                used_memory,
+                            )
+                        if with_options:
+                            _refresh_options(
+                                size,
+                                m,
+                                alive,
+                                place_cpu,
+                                place_memory,
+                                used_cpu,
+                                used_memory,
+                                rooms,
+                                pools,
+                            )
                 busy_schedulers += 1
                 intake_head = stop
                 if cost == 0:
@@ -1350,21 +1406,38 @@ def replay_kernel(
                     )
                     if with_options:
                         _options_on(p, m, band, cpu, memory, rooms, shares)
-                    _refresh_machine(
-                        m,
+                    _refresh_leaf(
                         trees,
-                        order,
-                        rooms,
-                        pools,
                         size,
+                        m,
                         alive,
                         place_cpu,
                         place_memory,
                         used_cpu,
                         used_memory,
-                        keep_order,
-                        with_options,
                     )
+                    if keep_order:
+                        _refresh_order(
+                            order,
+                            m,
+                            alive,
+                            place_cpu,
+                            place_memory,
+                            used_cpu,
+                            used_memory,
+                        )
+                    if with_options:
+                        _refresh_options(
+                            size,
+                            m,
+                            alive,
+                            place_cpu,
+                            place_memory,
+                            used_cpu,
+                            used_memory,
+                            rooms,
+                            pools,
+                        )
                     totals[_PLACEMENTS] += 1
                     if kills[p] > 0:
                         log, log_len = _log_append(log, log_len, p, t, PLACED_AGAIN)
@@ -1628,21 +1701,25 @@ def replay_kernel(
             )
             if with_options:
                 _options_on(p, m, band, cpu, memory, rooms, shares)
-            _refresh_machine(
-                m,
-                trees,
-                order,
-                rooms,
-                pools,
-                size,
-                alive,
-                place_cpu,
-                place_memory,
-                used_cpu,
-                used_memory,
-                keep_order,
-                with_options,
+            _refresh_leaf(
+                trees, size, m, alive, place_cpu, place_memory, used_cpu, used_memory
             )
+            if keep_order:
+                _refresh_order(
+                    order, m, alive, place_cpu, place_memory, used_cpu, used_memory
+                )
+            if with_options:
+                _refresh_options(
+                    size,
+                    m,
+                    alive,
+                    place_cpu,
+                    place_memory,
+                    used_cpu,
+                    used_memory,
+                    rooms,
+                    pools,
+                )
             totals[_PLACEMENTS] += 1
             if kills[p] > 0:
                 log, log_len = _log_append(log, log_len, p, t, PLACED_AGAIN)
