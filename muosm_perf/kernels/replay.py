@@ -563,9 +563,9 @@ def replay_arrays(
     supervision = policy.supervision.kernel_arguments()
     # Numba compiles a kernel per signature, and a read-only array is another
     # type: inputs from Polars are read-only views, others are not. Passing
-    # every input writable keeps one compiled kernel for all callers, and the
-    # faster one: the kernel ran about 40% slower on read-only inputs. A
-    # read-only input is copied (about 8 bytes per process and column).
+    # every input writable keeps one compiled kernel for all callers, the one
+    # compile_replay warms. A read-only input is copied (8 bytes per process
+    # and column at most).
     (
         event_time,
         event_machine,
