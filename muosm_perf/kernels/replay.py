@@ -263,6 +263,11 @@ def canonical_kill_log(kill_log: np.ndarray) -> np.ndarray:
     return np.ascontiguousarray(log[:, order])
 
 
+def _writable(array: np.ndarray) -> np.ndarray:
+    """Return ``array`` if it is writable, else a writable copy."""
+    return np.require(array, requirements=["C", "W"])
+
+
 def _as_array(name: str, values: np.ndarray, dtype: type, length: int) -> np.ndarray:
     array = np.ascontiguousarray(values, dtype=dtype)
     if array.ndim != 1 or array.shape[0] != length:
@@ -556,6 +561,47 @@ def replay_arrays(
     for code, name in enumerate(policy.framework_placements[:n_bands]):
         rules[code] = PLACEMENTS.index(name)
     supervision = policy.supervision.kernel_arguments()
+    # Numba compiles a kernel per signature, and a read-only array is another
+    # type: inputs from Polars are read-only views, others are not. Passing
+    # every input writable keeps one compiled kernel for all callers, the one
+    # compile_replay warms. A read-only input is copied (8 bytes per process
+    # and column at most).
+    (
+        event_time,
+        event_machine,
+        event_kind,
+        event_cpu,
+        event_memory,
+        submit,
+        group,
+        bypass,
+        cpu,
+        memory,
+        level,
+        band,
+        duration,
+        end,
+        grid,
+    ) = (
+        _writable(array)
+        for array in (
+            event_time,
+            event_machine,
+            event_kind,
+            event_cpu,
+            event_memory,
+            submit,
+            group,
+            bypass,
+            cpu,
+            memory,
+            level,
+            band,
+            duration,
+            end,
+            grid,
+        )
+    )
     (
         schedule,
         machine,

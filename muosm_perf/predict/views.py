@@ -80,6 +80,12 @@ COUNTER_MEANINGS = {
     "scheduler_busy_us": "sum of the schedulers' decision times, microseconds",
     "conflicts": "optimistic decisions whose machine had no room left at commit, "
     "decided again",
+    "preemptions": "processes evicted to make room for a process of a higher band "
+    "(with preemption on)",
+    "offers": "machines offered to a framework, in the two-level offer model",
+    "offers_accepted": "offers on which the framework placed a process",
+    "offers_declined": "offers the framework declined; the machine returns to it "
+    "after the refusal timeout",
     "jobs": "jobs in the log",
     "jobs_replayed": "jobs the backfilling replay started",
     "jobs_not_replayable": "jobs with an unknown run time, no processors, or more "
