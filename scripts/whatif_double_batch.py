@@ -66,6 +66,7 @@ def main() -> None:
     shown = table.select(pl.col("scale_load.factor").alias("middle load"), *OUTPUTS)
     with pl.Config(tbl_rows=-1, tbl_cols=-1, tbl_hide_dataframe_shape=True):
         print(shown)
+    Path(args.output).mkdir(parents=True, exist_ok=True)
     figure = Path(args.output) / "double_batch.png"
     plot_sweep(table, "scale_load.factor", OUTPUTS, figure)
     print(f"wrote {figure}")

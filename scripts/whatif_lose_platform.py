@@ -76,6 +76,7 @@ def main() -> None:
     )
     with pl.Config(tbl_rows=-1, tbl_cols=-1, tbl_hide_dataframe_shape=True):
         print(table.select("scenario", *OUTPUTS))
+    Path(args.output).mkdir(parents=True, exist_ok=True)
     figure = Path(args.output) / "lose_platform.png"
     plot_sweep(table, "scenario", OUTPUTS, figure)
     print(f"wrote {figure}")

@@ -74,6 +74,7 @@ def main() -> None:
             f"{args.threshold:g} s is {result.answer:,}: {verdict}"
             + ("" if result.monotone else " (not monotone: conservative answer)")
         )
+    Path(args.output).mkdir(parents=True, exist_ok=True)
     figure = plot_search(result, Path(args.output) / "remove_machines.png")
     print(f"wrote {figure}")
 

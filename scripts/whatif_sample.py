@@ -38,7 +38,10 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         help="worker processes (default: every CPU; 0 runs in this process)",
     )
     parser.add_argument(
-        "-o", "--output", default=".", help="folder for the figure (default: .)"
+        "-o",
+        "--output",
+        default="whatif-out",
+        help="folder for the figure, created if missing (default: whatif-out)",
     )
     parser.add_argument(
         "--plain-replay",

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import shutil
 
 import polars as pl
 import pytest
@@ -168,3 +169,24 @@ def test_store_option_replaces_the_base(synthetic_store, tmp_path):  # noqa: F81
     argv = ["whatif", str(path), "-o", str(out), "--workers", "0", "--no-progress"]
     assert main([*argv, "--store", str(synthetic_store.path)]) == 0
     assert pl.read_parquet(out / "results.parquet")["machines"].to_list() == [40]
+
+
+def test_output_folder_holding_the_store_is_refused(synthetic_store, tmp_path, capsys):  # noqa: F811
+    path = tmp_path / "plain.toml"
+    path.write_text("[outputs]\nnames = ['machines']\n", encoding="utf-8")
+    out = tmp_path / "out"
+    argv = ["whatif", str(path), "-o", str(out), "--workers", "0", "--no-progress"]
+    assert main([*argv, "--store", str(synthetic_store.path)]) == 0
+    inside = out / "store"
+    shutil.copytree(synthetic_store.path, inside)
+    assert main([*argv, "--store", str(inside)]) == 2
+    assert f"contains the input {inside}" in capsys.readouterr().err
+    assert (inside / "manifest.json").is_file()
+
+
+def test_malformed_dask_address_exits_2(scenario_file, tmp_path, capsys):
+    argv = ["whatif", scenario_file(SEARCH), "-o", str(tmp_path / "out")]
+    assert main([*argv, "--dask", "foo"]) == 2
+    error = capsys.readouterr().err
+    assert "--dask 'foo' is not a Dask scheduler address" in error
+    assert not (tmp_path / "out").exists()

@@ -14,9 +14,15 @@ import polars as pl
 import pytest
 from conftest import job_row, machine_row, task_row, write_shard
 
-from muosm_perf.errors import OutputError, TraceFormatError, TraceNotFoundError
+from muosm_perf.errors import (
+    OutputError,
+    StoreError,
+    TraceFormatError,
+    TraceNotFoundError,
+)
 from muosm_perf.model import schema
 from muosm_perf.model.store import TraceStore
+from muosm_perf.predict.replay import replay
 from muosm_perf.traces.google2011 import (
     AFTER_WINDOW,
     TASK_EVENTS,
@@ -273,6 +279,16 @@ def test_empty_file_is_an_error(make_trace, tmp_path):
         TraceFormatError, match=r"part-00001-of-00002.*empty \(0 bytes\)"
     ):
         ingest_google_2011(trace, tmp_path / "store")
+
+
+def test_shard_without_rows_is_reported(make_trace, tmp_path, caplog):
+    trace = make_trace([])
+    with caplog.at_level("WARNING"):
+        store = ingest_google_2011(trace, tmp_path / "store")
+    assert "part-00000-of-00001.csv.gz: the file holds no rows" in caplog.text
+    assert "the trace has no process events in its window" in caplog.text
+    with pytest.raises(StoreError, match="the store holds no process events"):
+        replay(store)
 
 
 def test_missing_folder_is_an_error(tmp_path):

@@ -143,3 +143,26 @@ def test_policy_options_parse():
 def test_policy_option_rejects(name, fields, message):
     with pytest.raises(ParameterError, match=message):
         SchedulerPolicy.parse(name, **fields)
+
+
+@pytest.mark.parametrize(
+    ("fields", "message"),
+    [
+        ({"cpu_overcommit": 0.0}, "cpu_overcommit is 0.0; give a finite factor > 0"),
+        ({"memory_overcommit": -1.0}, "memory_overcommit is -1.0; give a finite"),
+        ({"seed": -1}, "seed is -1; give a whole number >= 0"),
+    ],
+)
+def test_policy_rejects_values_outside_the_model(fields, message):
+    with pytest.raises(ParameterError, match=message):
+        SchedulerPolicy(**fields)
+
+
+def test_two_options_in_a_name_are_named():
+    with pytest.raises(ParameterError, match="names preempt and offers; these options"):
+        SchedulerPolicy.parse("priority+first-fit+preempt+offers")
+
+
+def test_backoff_base_above_its_cap_is_rejected():
+    with pytest.raises(ParameterError, match="starts at 10 s, above its cap of 1 s"):
+        SupervisionPolicy.parse("backoff:10:1")

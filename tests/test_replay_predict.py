@@ -349,6 +349,24 @@ def test_cli_replay_options(small_store, capsys):
     assert "policy 'fifo+first-fit+x' is not valid" in capsys.readouterr().err
 
 
+def test_cli_replay_names_the_bad_option(small_store, capsys):
+    argv = ["replay", str(small_store.path)]
+    assert main([*argv, "--cpu-overcommit", "0"]) == 2
+    assert "--cpu-overcommit is 0.0; give a finite factor > 0" in (
+        capsys.readouterr().err
+    )
+    assert main([*argv, "--seed", "-1"]) == 2
+    assert "--seed is -1" in capsys.readouterr().err
+
+
+def test_cli_replay_warns_of_ignored_options(small_store, caplog):
+    argv = ["replay", str(small_store.path), "--refuse-s", "2", "--candidates", "3"]
+    with caplog.at_level("WARNING", logger="muosm_perf.cli.replay"):
+        assert main(argv) == 0
+    assert "--refuse-s applies only with +offers; ignored" in caplog.text
+    assert "--candidates applies only to 'sampled' placement; ignored" in caplog.text
+
+
 def test_preemption_replay_counts_by_band(small_store):
     result = replay(small_store, grid_step_s=60, policy="priority+first-fit+preempt")
     assert result.policy.preemption

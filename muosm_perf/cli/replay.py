@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import argparse
 import json
+import logging
 
+from muosm_perf.errors import ParameterError
 from muosm_perf.kernels.policy import DEFAULT_REFUSE_S, SchedulerPolicy
 from muosm_perf.kernels.supervision import SupervisionPolicy
 from muosm_perf.model.store import TraceStore
@@ -15,6 +17,10 @@ from muosm_perf.predict.replay import (
     ReplayResult,
     replay,
 )
+
+logger = logging.getLogger(__name__)
+
+DEFAULT_CANDIDATES = SchedulerPolicy().candidates
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
@@ -98,8 +104,8 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     parser.add_argument(
         "--candidates",
         type=int,
-        default=8,
-        help="machines scored by 'sampled' placement (default 8)",
+        default=DEFAULT_CANDIDATES,
+        help=f"machines scored by 'sampled' placement (default {DEFAULT_CANDIDATES})",
     )
     parser.add_argument(
         "--supervision",
@@ -126,8 +132,48 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     parser.set_defaults(handler=run)
 
 
+_FIELD_OPTIONS = {
+    "cpu_overcommit": "--cpu-overcommit",
+    "memory_overcommit": "--memory-overcommit",
+    "job_decision_s": "--job-decision-s",
+    "task_decision_s": "--task-decision-s",
+    "schedulers": "--schedulers",
+    "candidates": "--candidates",
+    "refuse_s": "--refuse-s",
+    "framework_placements": "--framework-placements",
+    "seed": "--seed",
+}
+
+
 def policy_from_arguments(args: argparse.Namespace) -> SchedulerPolicy:
-    """Build the scheduling policy from the command-line arguments."""
+    """Build the scheduling policy from the command-line arguments.
+
+    Raises
+    ------
+    ParameterError
+        On a bad value, naming the option that gave it.
+    """
+    try:
+        policy = _policy(args)
+    except ParameterError as error:
+        message = str(error)
+        for field, option in _FIELD_OPTIONS.items():
+            if message.startswith(f"{field} "):
+                message = option + message[len(field) :]
+        raise ParameterError(message) from None
+    if args.refuse_s != DEFAULT_REFUSE_S and not policy.offers:
+        logger.warning("--refuse-s applies only with +offers; ignored")
+    if policy.offers:
+        logger.warning(
+            "the offer model offers every machine of a framework's pool at each "
+            "pass; on a cell of 12,500 machines a replay takes minutes"
+        )
+    if args.candidates != DEFAULT_CANDIDATES and policy.placement != "sampled":
+        logger.warning("--candidates applies only to 'sampled' placement; ignored")
+    return policy
+
+
+def _policy(args: argparse.Namespace) -> SchedulerPolicy:
     return SchedulerPolicy.parse(
         args.policy,
         candidates=args.candidates,

@@ -156,6 +156,12 @@ def _write_json(path: Path, data: Any) -> None:
     path.write_text(json.dumps(data, indent=2, default=str) + "\n", "utf-8")
 
 
+def _inputs(args: argparse.Namespace, study: ScenarioFile) -> list[Path]:
+    """Return the paths the study reads, which the output folder must not hold."""
+    paths = [args.scenario, args.store, args.trace, study.base.store, study.base.trace]
+    return [Path(path) for path in paths if path is not None]
+
+
 def handle(args: argparse.Namespace) -> int:
     """Run the study and write its outputs; errors propagate to ``main``."""
     study = load_scenario_file(args.scenario)
@@ -164,7 +170,7 @@ def handle(args: argparse.Namespace) -> int:
         quiet_dask_logging(args.verbose)
     with (
         tempfile.TemporaryDirectory(prefix="muosm-whatif-") as scratch,
-        ReportFolder(args.output) as folder,
+        ReportFolder(args.output, inputs=_inputs(args, study)) as folder,
     ):
         store = resolve_base(
             study.base,

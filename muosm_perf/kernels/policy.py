@@ -118,15 +118,19 @@ class SchedulerPolicy:
             raise ParameterError(f"schedulers is {self.schedulers}; it must be >= 1")
         if self.candidates < 1:
             raise ParameterError(f"candidates is {self.candidates}; it must be >= 1")
-        for name in (
-            "cpu_overcommit",
-            "memory_overcommit",
-            "job_decision_s",
-            "task_decision_s",
-        ):
+        for name in ("cpu_overcommit", "memory_overcommit"):
+            value = getattr(self, name)
+            if not (math.isfinite(value) and value > 0):
+                raise ParameterError(
+                    f"{name} is {value}; give a finite factor > 0 (1 places by the "
+                    "machines' capacity)"
+                )
+        for name in ("job_decision_s", "task_decision_s"):
             value = getattr(self, name)
             if not (math.isfinite(value) and value >= 0):
                 raise ParameterError(f"{name} is {value}; give a finite number >= 0")
+        if self.seed < 0:
+            raise ParameterError(f"seed is {self.seed}; give a whole number >= 0")
         self._check_options()
 
     def _check_options(self) -> None:
@@ -169,6 +173,11 @@ class SchedulerPolicy:
             If the name does not have that form with known parts.
         """
         parts = name.split("+")
+        if len(parts) > 3 and set(parts[2:]) <= set(OPTIONS):
+            raise ParameterError(
+                f"policy {name!r} names {' and '.join(parts[2:])}; these options "
+                "cannot be combined, choose one"
+            )
         if len(parts) not in (2, 3) or (len(parts) == 3 and parts[2] not in OPTIONS):
             raise ParameterError(
                 f"policy {name!r} is not valid; write QUEUE+PLACEMENT[+OPTION] with "

@@ -84,6 +84,11 @@ class SupervisionPolicy:
                     f"supervision {name} is {value}; give a finite number of "
                     "seconds >= 0"
                 )
+        if self.kind == "backoff" and self.base_delay_s > self.max_delay_s:
+            raise ParameterError(
+                f"supervision backoff starts at {self.base_delay_s:g} s, above its "
+                f"cap of {self.max_delay_s:g} s; give BASE_S <= MAX_S"
+            )
         if not (math.isfinite(self.factor) and self.factor >= 1):
             raise ParameterError(
                 f"supervision factor is {self.factor}; give a finite number >= 1"

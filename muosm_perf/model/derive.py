@@ -395,6 +395,11 @@ def window(writer: StoreWriter) -> dict[str, int] | None:
         .row(0, named=True)
     )
     if bounds["start"] is None:
+        logger.warning(
+            "%s: the trace has no process events in its window; the store holds "
+            "machines only, and nothing can be replayed",
+            writer.path,
+        )
         return None
     return {"start": int(bounds["start"]), "end": int(bounds["end"])}
 

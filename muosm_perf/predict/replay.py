@@ -294,7 +294,12 @@ class ReplayResult:
 
 def _window(store: TraceStore) -> dict[str, int]:
     window = store.manifest.get("window_us")
-    if not window or window.get("start") is None or window.get("end") is None:
+    if "window_us" in store.manifest and window is None:
+        raise StoreError(
+            f"{store.path}: the store holds no process events, so there is nothing "
+            "to replay; check that the trace's task-event files are not empty"
+        )
+    if not window or window.get("end") is None:
         raise StoreError(
             f"{store.path}: the manifest has no window_us; ingest the trace again "
             "with this version of muosm-perf"

@@ -274,6 +274,8 @@ def read_shard(path: Path, spec: TableSpec, *, label: str | None = None) -> Shar
     accepted = frame.filter(pl.col("_reason").is_null()).select(
         ["line", *(f.name for f in spec.fields)]
     )
+    if frame.height == 0:
+        logger.warning("%s: the file holds no rows", label)
     if rejected.height:
         first = rejected.row(0, named=True)
         logger.warning(

@@ -263,6 +263,12 @@ class DaskRunner(_Runner):
         else:
             try:
                 self._client = Client(address, timeout=timeout_s)
+            except ValueError as error:
+                raise ParameterError(
+                    f"--dask {address!r} is not a Dask scheduler address: {error}; "
+                    f"give one such as 'tcp://127.0.0.1:8786', or {LOCAL_DASK!r} "
+                    "for a local cluster"
+                ) from error
             except (OSError, TimeoutError) as error:
                 raise ParameterError(
                     f"could not connect to the Dask scheduler at {address!r} within "
