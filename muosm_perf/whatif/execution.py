@@ -21,6 +21,7 @@ import logging
 import multiprocessing
 import os
 import pickle
+import signal
 import sys
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
@@ -74,6 +75,9 @@ _INSTALLED: Payload | None = None
 
 def _install_payload(pickled: bytes) -> None:
     global _INSTALLED  # noqa: PLW0603 - one payload per worker process, by design
+    # Ctrl-C reaches the whole process group; the parent alone handles it and
+    # shuts the pool down, so a worker is not interrupted inside a pickle read.
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
     _INSTALLED = pickle.loads(pickled)
 
 
