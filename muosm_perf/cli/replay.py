@@ -98,7 +98,9 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         action="store_true",
         help=(
             "schedulers place directly with optimistic commits (Omega): a decision "
-            "whose machine filled up meanwhile is a conflict and is retried"
+            "whose machine filled up meanwhile is a conflict and is retried; use "
+            "it with 'sampled' placement, as with first-fit every scheduler picks "
+            "the same machine"
         ),
     )
     parser.add_argument(
