@@ -65,7 +65,7 @@ def run_main_job(
     pathlib.Path
         The output folder.
     """
-    with ReportFolder(output, inputs=[trace_dir]) as folder:
+    with ReportFolder(output, inputs=[trace_dir], kind="main-job output") as folder:
         _run_into(
             folder,
             Path(trace_dir),
@@ -93,7 +93,7 @@ def run_demo(
     The generated trace is kept in ``OUT/trace`` (with ``synthetic.json``, its
     parameters and seed), next to the store and the report.
     """
-    with ReportFolder(output) as folder:
+    with ReportFolder(output, kind="main-job output") as folder:
         trace_dir = generate_google_2011(
             folder / "trace", machines=machines, duration_s=duration_s, seed=seed
         )

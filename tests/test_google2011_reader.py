@@ -364,10 +364,12 @@ def test_store_inside_its_trace_folder_is_refused(make_trace, tmp_path):
 def test_store_replaces_earlier_store(make_trace, tmp_path):
     trace = make_trace([task_row(600_000_000, 1, 0, 0)])
     ingest_google_2011(trace, tmp_path / "store")
-    (tmp_path / "store" / "extra.txt").write_text("left by an earlier run")
     store = ingest_google_2011(trace, tmp_path / "store")
-    assert not (tmp_path / "store" / "extra.txt").exists()
     assert store.read("transitions").height == 1
+    (tmp_path / "store" / "extra.txt").write_text("added by hand")
+    with pytest.raises(OutputError, match=r"holds 1 file\(s\) .*\(extra.txt\)"):
+        ingest_google_2011(trace, tmp_path / "store")
+    assert (tmp_path / "store" / "extra.txt").is_file()
 
 
 def test_schema_file_mismatch_is_an_error(make_trace, tmp_path):

@@ -69,10 +69,13 @@ def test_report_numbers_match_analysis(report):
 def test_report_replaces_earlier_report(google_2011_store, tmp_path):
     destination = tmp_path / "report"
     write_report(google_2011_store, destination)
-    (destination / "stale.txt").write_text("from an earlier run")
+    (destination / "index.html").write_text("an earlier report")
     write_report(google_2011_store, destination)
-    assert not (destination / "stale.txt").exists()
-    assert (destination / "index.html").is_file()
+    assert "an earlier report" not in (destination / "index.html").read_text()
+    (destination / "notes.txt").write_text("added by hand")
+    with pytest.raises(OutputError, match=r"holds 1 file\(s\) .*\(notes.txt\)"):
+        write_report(google_2011_store, destination)
+    assert (destination / "notes.txt").read_text() == "added by hand"
 
 
 def test_report_refuses_unrelated_folder(google_2011_store, tmp_path):

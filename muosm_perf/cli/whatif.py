@@ -170,7 +170,9 @@ def handle(args: argparse.Namespace) -> int:
         quiet_dask_logging(args.verbose)
     with (
         tempfile.TemporaryDirectory(prefix="muosm-whatif-") as scratch,
-        ReportFolder(args.output, inputs=_inputs(args, study)) as folder,
+        ReportFolder(
+            args.output, inputs=_inputs(args, study), kind="what-if study"
+        ) as folder,
     ):
         store = resolve_base(
             study.base,

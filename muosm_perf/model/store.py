@@ -184,7 +184,7 @@ class StoreWriter:
         self, path: str | Path, source_format: str, *, inputs: Sequence[Path] = ()
     ) -> None:
         self.path = Path(path)
-        check_replaceable(self.path, STORE_MARKER, inputs)
+        check_replaceable(self.path, STORE_MARKER, inputs, kind="trace store")
         self.source_format = source_format
         self.temp_path = self.path.parent / f".{self.path.name}.tmp-{uuid.uuid4().hex}"
         self.manifest: dict[str, Any] = {
@@ -273,25 +273,51 @@ class StoreWriter:
             info = self.manifest["tables"].setdefault(table, {})
             if "rows" not in info:
                 info["rows"] = self.scan(table).select(pl.len()).collect().item()
-        (self.temp_path / STORE_MARKER).write_text(
-            "a trace store written by muosm-perf\n", encoding="utf-8"
-        )
         manifest_path = self.temp_path / MANIFEST
         with manifest_path.open("w", encoding="utf-8") as handle:
             json.dump(self.manifest, handle, indent=2, sort_keys=False)
             handle.write("\n")
+        write_marker(self.temp_path, STORE_MARKER, "trace store")
         replace_directory(self.temp_path, self.path)
         logger.info("wrote trace store %s", self.path)
 
 
+def _files_below(folder: Path, marker: str) -> set[str]:
+    """Return the paths of the files below ``folder``, relative, without ``marker``."""
+    return {
+        path.relative_to(folder).as_posix()
+        for path in folder.rglob("*")
+        if path.is_file() or path.is_symlink()
+    } - {marker}
+
+
+def write_marker(folder: Path, marker: str, kind: str) -> None:
+    """Mark ``folder`` as a muosm-perf output of ``kind`` and list its files.
+
+    :func:`check_replaceable` reads the list back, so a later run replaces the
+    folder only while it holds what muosm-perf wrote there.
+    """
+    record = {
+        "written_by": "muosm-perf",
+        "kind": kind,
+        "files": sorted(_files_below(folder, marker)),
+    }
+    (folder / marker).write_text(json.dumps(record, indent=1) + "\n", encoding="utf-8")
+
+
 def check_replaceable(
-    destination: Path, marker: str, inputs: Sequence[str | Path] = ()
+    destination: Path,
+    marker: str,
+    inputs: Sequence[str | Path] = (),
+    *,
+    kind: str | None = None,
 ) -> None:
     """Check that writing ``destination`` as a whole destroys nothing else.
 
     The destination may be absent, an empty folder, or a folder that contains the
-    file ``marker``, left by an earlier muosm-perf output of the same kind. None of
-    ``inputs`` may lie inside it, because it is replaced as a whole.
+    file ``marker``, left by an earlier muosm-perf output of the same ``kind``,
+    holding no file that output did not list. None of ``inputs`` may lie inside
+    it, because it is replaced as a whole.
 
     Raises
     ------
@@ -312,12 +338,35 @@ def check_replaceable(
         raise OutputError(
             f"{destination} exists and is not a folder; choose another output path"
         )
-    if (destination / marker).is_file() or not any(destination.iterdir()):
+    if not any(destination.iterdir()):
         return
-    raise OutputError(
-        f"{destination} exists and contains files that muosm-perf did not write; "
-        "refusing to replace it. Choose another output path or remove it"
-    )
+    if not (destination / marker).is_file():
+        raise OutputError(
+            f"{destination} exists and contains files that muosm-perf did not "
+            "write; refusing to replace it. Choose another output path or remove it"
+        )
+    try:
+        record = json.loads((destination / marker).read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return  # a marker of an earlier version: a plain line, no file list
+    if not isinstance(record, dict):
+        return
+    if kind is not None and record.get("kind") not in (None, kind):
+        raise OutputError(
+            f"{destination} holds a muosm-perf {record['kind']}, not a {kind}; "
+            "refusing to replace it. Choose another output path"
+        )
+    listed = record.get("files")
+    if not isinstance(listed, list):
+        return
+    added = sorted(_files_below(destination, marker) - set(listed))
+    if added:
+        shown = ", ".join(added[:3]) + (", ..." if len(added) > 3 else "")
+        raise OutputError(
+            f"{destination} holds {len(added)} file(s) muosm-perf did not write "
+            f"there ({shown}); refusing to replace it. Move them out, or choose "
+            "another output path"
+        )
 
 
 def replace_directory(source: Path, destination: Path) -> None:

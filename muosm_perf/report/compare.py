@@ -546,7 +546,9 @@ def write_comparison(
     systems = compare(stores, labels=labels, replay_policy=replay_policy)
     title = "muosm-perf comparison: " + ", ".join(s.label for s in systems)
     colours = compare_figures.system_colours([s.label for s in systems])
-    with ReportFolder(destination, inputs=[s.path for s in stores]) as folder:
+    with ReportFolder(
+        destination, inputs=[s.path for s in stores], kind="comparison"
+    ) as folder:
         compare_figures.run_time_cdf(
             {s.label: s.samples["run_time_s"] for s in systems},
             colours,

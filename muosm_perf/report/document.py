@@ -14,7 +14,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from muosm_perf.model.store import check_replaceable, replace_directory
+from muosm_perf.model.store import check_replaceable, replace_directory, write_marker
 
 MARKER = ".muosm-output"
 """File that marks a folder as written by muosm-perf, so it may be replaced."""
@@ -161,11 +161,16 @@ class ReportFolder:
     """
 
     def __init__(
-        self, destination: str | Path, *, inputs: Sequence[str | Path] = ()
+        self,
+        destination: str | Path,
+        *,
+        inputs: Sequence[str | Path] = (),
+        kind: str = "report",
     ) -> None:
         self.destination = Path(destination)
         self.path: Path | None = None
-        check_replaceable(self.destination, MARKER, inputs)
+        self.kind = kind
+        check_replaceable(self.destination, MARKER, inputs, kind=kind)
 
     def __enter__(self) -> Path:
         self.destination.parent.mkdir(parents=True, exist_ok=True)
@@ -181,6 +186,6 @@ class ReportFolder:
         if exc_type is not None:
             shutil.rmtree(self.path, ignore_errors=True)
             return
-        (self.path / MARKER).write_text("written by muosm-perf\n", encoding="utf-8")
+        write_marker(self.path, MARKER, self.kind)
         self.path.chmod(0o755)
         replace_directory(self.path, self.destination)

@@ -97,7 +97,9 @@ def plot_sweep(
             y_means = means[output].to_numpy()
             if not numeric:
                 # Categories (scenario names, policies) get bars, not lines.
-                x = np.array([position[str(v)] for v in means[parameter]])
+                # Labels as Polars writes them (true, not Python's True).
+                labels = means[parameter].cast(pl.String).to_list()
+                x = np.array([position[label] for label in labels])
                 offset = (number - (len(groups) - 1) / 2) * width
                 axis.bar(x + offset, y_means, width=width, label=label)
                 continue
