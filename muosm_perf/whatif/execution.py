@@ -116,7 +116,12 @@ class _Runner:
         return self
 
     def __exit__(self, exc_type, exc, traceback) -> None:
+        if exc_type is KeyboardInterrupt:
+            self.abort()
         self.close()
+
+    def abort(self) -> None:
+        """Stop the scenarios still running, on an interrupt; ``close`` follows."""
 
     def close(self) -> None:
         """Release the workers."""
@@ -206,12 +211,38 @@ class LocalRunner(_Runner):
             pool.submit(_evaluate_installed, index, scenario)
             for index, scenario in enumerate(scenarios)
         ]
+        pending = set(futures)
         try:
-            for future in concurrent.futures.as_completed(futures):
-                yield future.result()
+            while pending:
+                # A wait with a timeout, so that Ctrl-C is seen within half a
+                # second: an untimed wait was seen to hold the interrupt until
+                # a scenario finished.
+                done, pending = concurrent.futures.wait(
+                    pending,
+                    timeout=0.5,
+                    return_when=concurrent.futures.FIRST_COMPLETED,
+                )
+                for future in sorted(done, key=futures.index):
+                    yield future.result()
         finally:
             for future in futures:
                 future.cancel()
+
+    def abort(self) -> None:
+        """Terminate the worker processes, whose scenarios would run to the end.
+
+        The workers ignore Ctrl-C, so that only this process handles it; on an
+        interrupt they are stopped here instead of waited for.
+        """
+        if self._pool is None:
+            return
+        # ProcessPoolExecutor has no public way to stop busy workers before
+        # Python 3.14 (terminate_workers), so this reads its private process
+        # table; without one the workers finish their scenarios first.
+        for process in list(getattr(self._pool, "_processes", {}).values()):
+            process.terminate()
+        self._pool.shutdown(wait=True, cancel_futures=True)
+        self._pool = None
 
     def close(self) -> None:
         """Shut the worker processes down."""
