@@ -83,7 +83,13 @@ def test_sweep_writes_every_output(scenario_file, tmp_path, capsys):
     report = json.loads(capsys.readouterr().out)
     assert [row["scenario"] for row in report["results"]] == table["scenario"].to_list()
     assert report["facts"]["runner"] == "this process"
+    # Settings that are not swept are recorded too.
+    assert "candidates=8" in report["facts"]["replay settings"]
+    assert "refuse_s=5.0" in report["facts"]["replay settings"]
+    assert report["facts"]["bus settings"] == "defaults"
+    assert report["facts"]["seed"] == "3"
     summary = (out / "summary.md").read_text(encoding="utf-8")
+    assert "| seed | 3 |" in summary
     assert "## Results" in summary
     assert "sweep-scale_load-factor.png" in summary
 

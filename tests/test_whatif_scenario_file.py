@@ -250,6 +250,10 @@ def error_for(tmp_path: Path, text: str) -> str:
         ),
         ("[replay]\npolicy = 3\n", "replay.policy = 3: must be a policy name"),
         (
+            "[[scenarios]]\nname = 'x'\nbus = 'oops'\n",
+            "scenarios[0].bus = 'oops': must be a table",
+        ),
+        (
             "[replay]\npolicy = 'priority+first-fit+fast'\n",
             "replay.policy = 'priority+first-fit+fast': policy 'priority+first-fit+f",
         ),

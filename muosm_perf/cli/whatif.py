@@ -162,6 +162,17 @@ def _inputs(args: argparse.Namespace, study: ScenarioFile) -> list[Path]:
     return [Path(path) for path in paths if path is not None]
 
 
+def _trace_base(args: argparse.Namespace, study: ScenarioFile) -> Path | None:
+    """Return the trace folder the base store is ingested from, if any."""
+    if args.store is not None:
+        return None
+    if args.trace is not None:
+        return Path(args.trace)
+    if study.base.store is None and study.base.trace is not None:
+        return Path(study.base.trace)
+    return None
+
+
 def handle(args: argparse.Namespace) -> int:
     """Run the study and write its outputs; errors propagate to ``main``."""
     study = load_scenario_file(args.scenario)
@@ -185,6 +196,10 @@ def handle(args: argparse.Namespace) -> int:
         result = run_study(
             study, store, workers=args.workers, dask=args.dask, progress=progress
         )
+        trace = _trace_base(args, study)
+        if trace is not None:
+            result.facts["trace"] = str(trace)
+            result.facts["store"] = "ingested from the trace for this run, not kept"
         write_outputs(study, result, folder)
     output = Path(args.output)
     if args.json:

@@ -457,6 +457,10 @@ def _parse_scenarios(
             if key in item:
                 changes[key] = item[key]
         if "bus" in item:
+            if not isinstance(item["bus"], Mapping):
+                raise ScenarioError(
+                    "must be a table", key=f"{where}.bus", value=item["bus"]
+                )
             changes["bus"] = {**(template.bus or {}), **item["bus"]}
         if "replay" in item:
             changes.update(_scenario_replay(item["replay"], template, where))

@@ -23,7 +23,6 @@ from muosm_perf.model.store import TraceStore
 from muosm_perf.traces import registry
 from muosm_perf.whatif.base import WhatIfBase, load_base
 from muosm_perf.whatif.execution import open_runner
-from muosm_perf.whatif.replay_settings import recorded_values
 from muosm_perf.whatif.scenario_file import BaseSpec, ScenarioFile
 from muosm_perf.whatif.search import SearchResult, find_max_load, find_min_machines
 from muosm_perf.whatif.sweep import run_sweep
@@ -182,11 +181,18 @@ def run_study(
         "processes replayed": int(base.prepared.inputs.processes),
         "machines present": base.present_machines,
         "scenarios": len(study.scenarios),
-        "seed": study.template.seed,
+        "seed": str(study.template.seed),
         "replay policy": policy.name,
         "replay settings": ", ".join(
-            f"{name}={value}" for name, value in recorded_values(policy).items()
+            f"{name}={value}"
+            for name, value in policy.describe().items()
+            if name not in ("name", "seed")
         ),
+        "bus settings": ", ".join(
+            f"{name}={value}"
+            for name, value in sorted((study.template.bus or {}).items())
+        )
+        or "defaults",
         "calibrated": study.template.calibrated,
         "never-scheduled attempts": base.unscheduled,
         "runner": runner_description,
