@@ -451,6 +451,18 @@ def test_duplicate_shard_is_an_error(make_trace):
         ingest_google_2011(trace, trace.parent / "store")
 
 
+def test_shard_copied_into_another_table_is_named(make_trace):
+    trace = make_trace([task_row(600_000_000, 1, 0, 0)])
+    shard = trace / "task_events" / "part-00000-of-00001.csv.gz"
+    (trace / "job_events" / "part-00001-of-00002.csv.gz").write_bytes(
+        shard.read_bytes()
+    )
+    with pytest.raises(
+        TraceFormatError, match=r"a file of another table; one of the two is in the"
+    ):
+        ingest_google_2011(trace, trace.parent / "store")
+
+
 def test_schema_file_not_utf8_is_an_error(make_trace, tmp_path):
     trace = make_trace([task_row(600_000_000, 1, 0, 0)])
     (trace / "schema.csv").write_bytes(b"\xff\xfe not text")

@@ -166,3 +166,8 @@ def test_two_options_in_a_name_are_named():
 def test_backoff_base_above_its_cap_is_rejected():
     with pytest.raises(ParameterError, match="starts at 10 s, above its cap of 1 s"):
         SupervisionPolicy.parse("backoff:10:1")
+
+
+def test_an_option_named_twice_is_named():
+    with pytest.raises(ParameterError, match="names an option twice"):
+        SchedulerPolicy.parse("priority+first-fit+preempt+preempt")

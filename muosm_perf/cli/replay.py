@@ -162,6 +162,12 @@ def policy_from_arguments(args: argparse.Namespace) -> SchedulerPolicy:
         for field, option in _FIELD_OPTIONS.items():
             if message.startswith(f"{field} "):
                 message = option + message[len(field) :]
+                break
+        else:
+            if message.startswith("supervision"):
+                message = f"--supervision {args.supervision!r}: {message}"
+            elif not message.startswith("--"):
+                message = f"--policy {args.policy!r}: {message}"
         raise ParameterError(message) from None
     if args.refuse_s != DEFAULT_REFUSE_S and not policy.offers:
         logger.warning("--refuse-s applies only with +offers; ignored")

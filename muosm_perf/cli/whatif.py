@@ -77,7 +77,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         type=int,
         metavar="N",
         help="worker processes, or workers of a local Dask cluster (default: every "
-        "CPU; 0 runs in this process)",
+        "CPU; 0 runs in this process, or one worker with --dask local)",
     )
     parser.add_argument(
         "--dask",

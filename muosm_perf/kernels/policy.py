@@ -173,6 +173,8 @@ class SchedulerPolicy:
             If the name does not have that form with known parts.
         """
         parts = name.split("+")
+        if len(parts) > 3 and len(set(parts[2:])) < len(parts[2:]):
+            raise ParameterError(f"policy {name!r} names an option twice; name it once")
         if len(parts) > 3 and set(parts[2:]) <= set(OPTIONS):
             raise ParameterError(
                 f"policy {name!r} names {' and '.join(parts[2:])}; these options "

@@ -503,9 +503,18 @@ def _read_tables(
         result = read_shard(path, table.spec, label=label)
         # Files without rows may be equal by chance; they count nothing twice.
         if digest in seen and result.rows_read:
+            other = seen[digest]
+            if Path(other).parts[0] != Path(label).parts[0]:
+                raise TraceFormatError(
+                    label,
+                    f"has the same content (SHA-256 {digest[:12]}...) as {other}, "
+                    "a file of another table; one of the two is in the wrong folder. "
+                    "Check each file's columns against schema.csv and move or "
+                    "remove the misplaced one",
+                )
             raise TraceFormatError(
                 label,
-                f"has the same content (SHA-256 {digest[:12]}...) as {seen[digest]}; "
+                f"has the same content (SHA-256 {digest[:12]}...) as {other}; "
                 "reading both would count every row twice. Remove the copy",
             )
         seen[digest] = label
