@@ -196,3 +196,12 @@ def test_malformed_dask_address_exits_2(scenario_file, tmp_path, capsys):
     error = capsys.readouterr().err
     assert "--dask 'foo' is not a Dask scheduler address" in error
     assert not (tmp_path / "out").exists()
+
+
+def test_settings_the_policy_ignores_are_logged(scenario_file, tmp_path, caplog):
+    text = SEARCH + "\n[replay]\nrefuse_s = 3.0\ncandidates = 2\n"
+    argv = ["whatif", scenario_file(text), "-o", str(tmp_path / "out")]
+    with caplog.at_level("WARNING", logger="muosm_perf.whatif.evaluate"):
+        assert main([*argv, "--workers", "0", "--no-progress"]) == 0
+    assert "refuse_s applies only with +offers (first in scenario" in caplog.text
+    assert "candidates applies only to 'sampled' placement" in caplog.text

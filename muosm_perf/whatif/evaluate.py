@@ -87,15 +87,23 @@ def check_scenarios(base: WhatIfBase, scenarios: Iterable[Scenario]) -> None:
         Naming the scenario, on an invalid policy or a transform that cannot apply
         to the base (an unknown platform or band, too many machines removed).
     """
+    ignored: dict[str, str] = {}
     for scenario in scenarios:
         try:
-            scenario.scheduler_policy()
+            policy = scenario.scheduler_policy()
         except ScenarioError as error:
             raise ScenarioError(
                 f"scenario {scenario.name!r}: {error.reason}",
                 key=error.key,
                 value=error.value,
             ) from None
+        settings = scenario.replay or {}
+        if "refuse_s" in settings and not policy.offers:
+            ignored.setdefault("refuse_s applies only with +offers", scenario.name)
+        if "candidates" in settings and policy.placement != "sampled":
+            ignored.setdefault(
+                "candidates applies only to 'sampled' placement", scenario.name
+            )
         for position, transform in enumerate(scenario.transforms):
             if transform.acts_on == "tables" and base.tables is None:
                 continue
@@ -107,6 +115,11 @@ def check_scenarios(base: WhatIfBase, scenarios: Iterable[Scenario]) -> None:
                     key=f"transforms[{position}].{error.key}",
                     value=error.value,
                 ) from None
+
+    for message, first in ignored.items():
+        logger.warning(
+            "replay setting ignored: %s (first in scenario %r)", message, first
+        )
 
 
 @dataclass(frozen=True)
