@@ -329,6 +329,16 @@ def error_for(tmp_path: Path, text: str) -> str:
             "objective = 'machines'\nthreshold = 10\norder = 'random'\n",
             "search.order = 'random': applies to min_machines searches only",
         ),
+        (
+            "[outputs]\nnames = ['machines']\n[search]\nkind = 'min_machines'\n"
+            "objective = 'machines'\nthreshold = 10\nlow = 50\nhigh = 40\n",
+            "search.low = 50: must be below search.high (40)",
+        ),
+        (
+            "[outputs]\nnames = ['machines']\n[search]\nkind = 'max_load'\n"
+            "objective = 'machines'\nthreshold = 10\ntolerance = 0\n",
+            "search.tolerance = 0: must be > 0",
+        ),
     ],
 )
 def test_errors_name_file_key_and_value(tmp_path, text, expected):

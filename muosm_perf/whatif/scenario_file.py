@@ -585,6 +585,7 @@ def _check_machine_search(options: Mapping[str, Any]) -> None:
                 key=f"search.{key}",
                 value=value,
             )
+    _check_bounds(options)
 
 
 def _check_load_search(options: Mapping[str, Any]) -> None:
@@ -608,3 +609,15 @@ def _check_load_search(options: Mapping[str, Any]) -> None:
             isinstance(value, bool) or not isinstance(value, int | float)
         ):
             raise ScenarioError("must be a number", key=f"search.{key}", value=value)
+    _check_bounds(options)
+
+
+def _check_bounds(options: Mapping[str, Any]) -> None:
+    low, high = options.get("low"), options.get("high")
+    if low is not None and high is not None and not low < high:
+        raise ScenarioError(
+            f"must be below search.high ({high})", key="search.low", value=low
+        )
+    tolerance = options.get("tolerance")
+    if tolerance is not None and not tolerance > 0:
+        raise ScenarioError("must be > 0", key="search.tolerance", value=tolerance)
