@@ -263,13 +263,18 @@ def canonical_kill_log(kill_log: np.ndarray) -> np.ndarray:
     return np.ascontiguousarray(log[:, order])
 
 
-def _writable(array: np.ndarray) -> np.ndarray:
-    """Return ``array`` if it is writable, else a writable copy."""
-    return np.require(array, requirements=["C", "W"])
+def _kernel_array(values: np.ndarray, dtype: type) -> np.ndarray:
+    """Return ``values`` as a contiguous, writable array of ``dtype``.
+
+    Numba compiles a kernel per signature, and a read-only array is another type.
+    Arrays from Polars are read-only views, so they are copied here (8 bytes per
+    value at most) and every caller shares the kernel that compile_replay warms.
+    """
+    return np.require(values, dtype=dtype, requirements=["C", "W"])
 
 
 def _as_array(name: str, values: np.ndarray, dtype: type, length: int) -> np.ndarray:
-    array = np.ascontiguousarray(values, dtype=dtype)
+    array = _kernel_array(values, dtype)
     if array.ndim != 1 or array.shape[0] != length:
         raise ParameterError(
             f"{name} has shape {array.shape}, expected ({length},); give one value "
@@ -399,7 +404,7 @@ def validate_input(inputs: ReplayInput) -> tuple[np.ndarray, ...]:
         i = int(extreme[0])
         raise ParameterError(f"priority[{i}] is {priority[i]}; keep it within ±2^62")
 
-    grid = np.ascontiguousarray(inputs.grid_us, dtype=np.int64)
+    grid = _kernel_array(inputs.grid_us, np.int64)
     if grid.ndim != 1:
         raise ParameterError(f"grid_us has shape {grid.shape}; it must be 1-D")
     _check_not_null("grid_us", grid)
@@ -561,47 +566,6 @@ def replay_arrays(
     for code, name in enumerate(policy.framework_placements[:n_bands]):
         rules[code] = PLACEMENTS.index(name)
     supervision = policy.supervision.kernel_arguments()
-    # Numba compiles a kernel per signature, and a read-only array is another
-    # type: inputs from Polars are read-only views, others are not. Passing
-    # every input writable keeps one compiled kernel for all callers, the one
-    # compile_replay warms. A read-only input is copied (8 bytes per process
-    # and column at most).
-    (
-        event_time,
-        event_machine,
-        event_kind,
-        event_cpu,
-        event_memory,
-        submit,
-        group,
-        bypass,
-        cpu,
-        memory,
-        level,
-        band,
-        duration,
-        end,
-        grid,
-    ) = (
-        _writable(array)
-        for array in (
-            event_time,
-            event_machine,
-            event_kind,
-            event_cpu,
-            event_memory,
-            submit,
-            group,
-            bypass,
-            cpu,
-            memory,
-            level,
-            band,
-            duration,
-            end,
-            grid,
-        )
-    )
     (
         schedule,
         machine,
