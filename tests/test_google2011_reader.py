@@ -285,9 +285,9 @@ def test_shard_without_rows_is_reported(make_trace, tmp_path, caplog):
     trace = make_trace([])
     with caplog.at_level("WARNING"):
         store = ingest_google_2011(trace, tmp_path / "store")
-    assert "part-00000-of-00001.csv.gz: the file holds no rows" in caplog.text
+    assert "part-00000-of-00001.csv.gz: the file contains no rows" in caplog.text
     assert "the trace has no process events in its window" in caplog.text
-    with pytest.raises(StoreError, match="the store holds no process events"):
+    with pytest.raises(StoreError, match="the store contains no process events"):
         replay(store)
 
 
@@ -367,7 +367,7 @@ def test_store_replaces_earlier_store(make_trace, tmp_path):
     store = ingest_google_2011(trace, tmp_path / "store")
     assert store.read("transitions").height == 1
     (tmp_path / "store" / "extra.txt").write_text("added by hand")
-    with pytest.raises(OutputError, match=r"holds 1 file\(s\) .*\(extra.txt\)"):
+    with pytest.raises(OutputError, match=r"contains 1 file\(s\) .*\(extra.txt\)"):
         ingest_google_2011(trace, tmp_path / "store")
     assert (tmp_path / "store" / "extra.txt").is_file()
 

@@ -40,7 +40,7 @@ def test_file_added_by_a_user_is_kept(tmp_path, added):
     write(out)
     (out / added).parent.mkdir(parents=True, exist_ok=True)
     (out / added).write_text("mine", encoding="utf-8")
-    with pytest.raises(OutputError, match=rf"holds 1 file\(s\) .*\({added}\)"):
+    with pytest.raises(OutputError, match=rf"contains 1 file\(s\) .*\({added}\)"):
         write(out)
     assert (out / added).read_text(encoding="utf-8") == "mine"
 
@@ -48,7 +48,7 @@ def test_file_added_by_a_user_is_kept(tmp_path, added):
 def test_other_kind_of_output_is_kept(tmp_path):
     out = tmp_path / "out"
     write(out, kind="main-job output")
-    with pytest.raises(OutputError, match="holds a muosm-perf main-job output, not"):
+    with pytest.raises(OutputError, match="contains a muosm-perf main-job output, not"):
         write(out, kind="what-if study")
     assert (out / "index.html").is_file()
 

@@ -168,6 +168,6 @@ def test_backoff_base_above_its_cap_is_rejected():
         SupervisionPolicy.parse("backoff:10:1")
 
 
-def test_an_option_named_twice_is_named():
+def test_policy_option_named_twice():
     with pytest.raises(ParameterError, match="names an option twice"):
         SchedulerPolicy.parse("priority+first-fit+preempt+preempt")

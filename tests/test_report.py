@@ -73,7 +73,7 @@ def test_report_replaces_earlier_report(google_2011_store, tmp_path):
     write_report(google_2011_store, destination)
     assert "an earlier report" not in (destination / "index.html").read_text()
     (destination / "notes.txt").write_text("added by hand")
-    with pytest.raises(OutputError, match=r"holds 1 file\(s\) .*\(notes.txt\)"):
+    with pytest.raises(OutputError, match=r"contains 1 file\(s\) .*\(notes.txt\)"):
         write_report(google_2011_store, destination)
     assert (destination / "notes.txt").read_text() == "added by hand"
 

@@ -25,6 +25,7 @@ def test_category_sweep_draws_bars(tmp_path, values):
         table, "replay.calibrated", ["delay_s"], tmp_path / "sweep.png", others=()
     )
     image = imread(path)
-    assert image.shape[0] > 100 and image.shape[1] > 100
+    assert image.shape[0] > 100
+    assert image.shape[1] > 100
     # Two categories, each a bar of the mean over its replicates.
     assert image.std() > 0

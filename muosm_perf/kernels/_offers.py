@@ -4,10 +4,10 @@ Each band is one framework with its own pending processes. A machine is in a
 framework's offer pool unless that framework declined it less than the refusal
 timeout ago. Each framework has placement trees
 (:mod:`muosm_perf.kernels.placement`) whose leaves hold the free capacity of the
-machines in its pool and minus infinity elsewhere, so its placement rule sees only
-the machines offered to it. Declined machines wait in a first-in first-out queue per
-framework; their return times are non-decreasing because every decline at instant
-``t`` returns at ``t + refuse``.
+machines in its pool and minus infinity elsewhere, so its placement rule
+considers only the machines offered to it. Declined machines wait in a first-in
+first-out queue per framework. Their return times never decrease, because
+every decline at instant ``t`` returns at ``t + refuse``.
 """
 
 from __future__ import annotations

@@ -396,7 +396,7 @@ def window(writer: StoreWriter) -> dict[str, int] | None:
     )
     if bounds["start"] is None:
         logger.warning(
-            "%s: the trace has no process events in its window; the store holds "
+            "%s: the trace has no process events in its window; the store contains "
             "machines only, and nothing can be replayed",
             writer.path,
         )

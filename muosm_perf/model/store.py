@@ -295,7 +295,7 @@ def write_marker(folder: Path, marker: str, kind: str) -> None:
     """Mark ``folder`` as a muosm-perf output of ``kind`` and list its files.
 
     :func:`check_replaceable` reads the list back, so a later run replaces the
-    folder only while it holds what muosm-perf wrote there.
+    folder only while it contains nothing but what muosm-perf wrote there.
     """
     record = {
         "written_by": "muosm-perf",
@@ -316,7 +316,7 @@ def check_replaceable(
 
     The destination may be absent, an empty folder, or a folder that contains the
     file ``marker``, left by an earlier muosm-perf output of the same ``kind``,
-    holding no file that output did not list. None of ``inputs`` may lie inside
+    that contains no file the marker does not list. None of ``inputs`` may lie inside
     it, because it is replaced as a whole.
 
     Raises
@@ -353,18 +353,18 @@ def check_replaceable(
         return
     if kind is not None and record.get("kind") not in (None, kind):
         raise OutputError(
-            f"{destination} holds a muosm-perf {record['kind']}, not a {kind}; "
-            "refusing to replace it. Choose another output path"
+            f"{destination} contains a muosm-perf {record['kind']}, not a {kind}, "
+            "so it was not replaced. Choose another output path"
         )
     listed = record.get("files")
     if not isinstance(listed, list):
         return
     added = sorted(_files_below(destination, marker) - set(listed))
     if added:
-        shown = ", ".join(added[:3]) + (", ..." if len(added) > 3 else "")
+        examples = ", ".join(added[:3]) + (", ..." if len(added) > 3 else "")
         raise OutputError(
-            f"{destination} holds {len(added)} file(s) muosm-perf did not write "
-            f"there ({shown}); refusing to replace it. Move them out, or choose "
+            f"{destination} contains {len(added)} file(s) muosm-perf did not write "
+            f"there ({examples}), so it was not replaced. Move them out, or choose "
             "another output path"
         )
 

@@ -296,7 +296,7 @@ def _window(store: TraceStore) -> dict[str, int]:
     window = store.manifest.get("window_us")
     if "window_us" in store.manifest and window is None:
         raise StoreError(
-            f"{store.path}: the store holds no process events, so there is nothing "
+            f"{store.path}: the store contains no process events, so there is nothing "
             "to replay; check that the trace's task-event files are not empty"
         )
     if not window or window.get("end") is None:

@@ -275,7 +275,7 @@ def read_shard(path: Path, spec: TableSpec, *, label: str | None = None) -> Shar
         ["line", *(f.name for f in spec.fields)]
     )
     if frame.height == 0:
-        logger.warning("%s: the file holds no rows", label)
+        logger.warning("%s: the file contains no rows", label)
     if rejected.height:
         first = rejected.row(0, named=True)
         logger.warning(

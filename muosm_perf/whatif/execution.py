@@ -75,8 +75,8 @@ _INSTALLED: Payload | None = None
 
 def _install_payload(pickled: bytes) -> None:
     global _INSTALLED  # noqa: PLW0603 - one payload per worker process, by design
-    # Ctrl-C reaches the whole process group; the parent alone handles it and
-    # shuts the pool down, so a worker is not interrupted inside a pickle read.
+    # Ctrl-C reaches the whole process group. Only the parent handles it, so a
+    # worker is never stopped inside a pickle read and the parent ends the pool.
     signal.signal(signal.SIGINT, signal.SIG_IGN)
     _INSTALLED = pickle.loads(pickled)
 
@@ -236,9 +236,9 @@ class LocalRunner(_Runner):
         """
         if self._pool is None:
             return
-        # ProcessPoolExecutor has no public way to stop busy workers before
-        # Python 3.14 (terminate_workers), so this reads its private process
-        # table; without one the workers finish their scenarios first.
+        # Before Python 3.14 (terminate_workers) ProcessPoolExecutor has no public
+        # way to stop busy workers, so this reads its private process table. If
+        # the table is missing, the workers finish their scenarios first.
         for process in list(getattr(self._pool, "_processes", {}).values()):
             process.terminate()
         self._pool.shutdown(wait=True, cancel_futures=True)

@@ -26,8 +26,8 @@ pending) has none. One never placed and still waiting at the horizon is *censore
 its delay is at least the horizon minus its submission, and that lower bound is
 what counts. Leaving such attempts out would make a cluster that schedules nothing
 look fast, so counting them, even low, is the safer choice. A percentile that
-falls on a censored attempt is itself a lower bound. ``BAND_unscheduled`` says
-how many there are.
+falls on a censored attempt is itself a lower bound. ``BAND_unscheduled`` counts
+them.
 """
 
 from __future__ import annotations

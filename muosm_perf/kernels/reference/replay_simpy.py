@@ -11,7 +11,7 @@ handler receives them all. It then applies the model's steps in their fixed orde
 duration 0) is a new timeout, so it starts a second round of the instant, as in the
 model; so does a preemption that sends a process to the intake. A declined offer's
 return is a timeout too, processed only while another timeout or the arrival or
-machine-event process is still pending, as the model says.
+machine-event process is still pending, as the model specifies.
 
 Placement scans every machine for each pending process and the pass visits every
 pending process, so this implementation is slow; it exists to be obviously right.
